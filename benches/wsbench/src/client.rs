@@ -1,0 +1,328 @@
+//! The load generator's client side: a plain RFC 6455 opening handshake, then our own
+//! minimal framing. Requests are pre-built masked frames written with one `write`
+//! per batch; replies are only delimited (header + length), never copied or validated.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::net::TcpStream;
+
+use crate::hist::Hist;
+
+/// The RFC 6455 sample key and its accept value.
+const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+/// An open WebSocket connection: the socket plus any bytes read past the handshake.
+pub struct WsConn {
+    pub stream: TcpStream,
+    pub leftover: Vec<u8>,
+}
+
+/// Connects and performs the opening handshake. Bounded by `timeout`.
+pub async fn connect(addr: SocketAddr, path: &str, timeout: Duration) -> io::Result<WsConn> {
+    tokio::time::timeout(timeout, connect_inner(addr, path))
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "handshake timed out"))?
+}
+
+async fn connect_inner(addr: SocketAddr, path: &str) -> io::Result<WsConn> {
+    let mut stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    stream.write_all(req.as_bytes()).await?;
+    let mut buf = Vec::with_capacity(512);
+    let mut chunk = [0u8; 1024];
+    let head_end = loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "server closed during handshake",
+            ));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        if buf.len() > 16 * 1024 {
+            return Err(io::Error::other("handshake response too large"));
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]);
+    let status_ok = head.starts_with("HTTP/1.1 101");
+    let accept_ok = head.lines().any(|l| {
+        let mut kv = l.splitn(2, ':');
+        let k = kv.next().unwrap_or("").trim();
+        let v = kv.next().unwrap_or("").trim();
+        k.eq_ignore_ascii_case("sec-websocket-accept") && v == ACCEPT
+    });
+    if !status_ok || !accept_ok {
+        let first = head.lines().next().unwrap_or("").to_string();
+        return Err(io::Error::other(format!(
+            "bad handshake response: {first:?} (accept ok: {accept_ok})"
+        )));
+    }
+    Ok(WsConn {
+        stream,
+        leftover: buf[head_end..].to_vec(),
+    })
+}
+
+/// One masked client frame (FIN set) carrying `len` bytes of text (`a..z`) or binary.
+pub fn client_frame(len: usize, binary: bool) -> Vec<u8> {
+    let mut f = Vec::with_capacity(len + 14);
+    f.push(if binary { 0x82 } else { 0x81 });
+    if len < 126 {
+        f.push(0x80 | len as u8);
+    } else if len <= u16::MAX as usize {
+        f.push(0x80 | 126);
+        f.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        f.push(0x80 | 127);
+        f.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    f.extend_from_slice(&MASK);
+    for i in 0..len {
+        let b = if binary {
+            (i * 7 + 3) as u8
+        } else {
+            b'a' + (i % 26) as u8
+        };
+        f.push(b ^ MASK[i % 4]);
+    }
+    f
+}
+
+/// What the front of a buffer holds.
+enum Front {
+    /// A complete frame: its total length, FIN bit and opcode.
+    Frame {
+        total: usize,
+        fin: bool,
+        opcode: u8,
+    },
+    /// Not yet complete; at least this many bytes are needed.
+    Need(usize),
+}
+
+fn parse_front(b: &[u8]) -> Front {
+    if b.len() < 2 {
+        return Front::Need(2);
+    }
+    let masked = b[1] & 0x80 != 0;
+    let len7 = (b[1] & 0x7f) as usize;
+    let (ext, len) = match len7 {
+        126 => {
+            if b.len() < 4 {
+                return Front::Need(4);
+            }
+            (2, u16::from_be_bytes([b[2], b[3]]) as usize)
+        }
+        127 => {
+            if b.len() < 10 {
+                return Front::Need(10);
+            }
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&b[2..10]);
+            (8, u64::from_be_bytes(a).min(usize::MAX as u64 / 2) as usize)
+        }
+        n => (0, n),
+    };
+    let total = 2 + ext + if masked { 4 } else { 0 } + len;
+    if b.len() < total {
+        return Front::Need(total);
+    }
+    Front::Frame {
+        total,
+        fin: b[0] & 0x80 != 0,
+        opcode: b[0] & 0x0f,
+    }
+}
+
+/// Counts complete data messages at the front of `buf`. Returns (messages, bytes
+/// consumed, bytes needed from the first incomplete frame on).
+fn consume_frames(buf: &[u8]) -> io::Result<(usize, usize, usize)> {
+    let mut pos = 0;
+    let mut msgs = 0;
+    loop {
+        match parse_front(&buf[pos..]) {
+            Front::Frame { total, fin, opcode } => {
+                match opcode {
+                    0..=2 if fin => msgs += 1,
+                    0..=2 => {}
+                    8 => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::ConnectionAborted,
+                            "server sent close",
+                        ))
+                    }
+                    _ => {} // ping/pong: not expected, not counted
+                }
+                pos += total;
+            }
+            Front::Need(n) => return Ok((msgs, pos, n)),
+        }
+    }
+}
+
+/// The shared plan of one throughput measurement.
+pub struct LoadPlan {
+    /// `depth` copies of the request frame, back to back.
+    pub frames: Arc<Vec<u8>>,
+    pub frame_len: usize,
+    pub depth: usize,
+    pub warm_end: Instant,
+    pub end: Instant,
+}
+
+/// What one connection measured inside the window.
+pub struct ConnResult {
+    pub msgs: u64,
+    pub hist: Hist,
+}
+
+/// Keeps `depth` messages in flight on one connection until `plan.end`. Replies whose
+/// arrival falls in `[warm_end, end)` are counted and their latency recorded.
+pub async fn drive(conn: WsConn, plan: Arc<LoadPlan>) -> io::Result<ConnResult> {
+    let WsConn {
+        mut stream,
+        leftover,
+    } = conn;
+    let mut buf = vec![0u8; (64 * 1024).max(plan.frame_len * 4)];
+    let mut filled = leftover.len().min(buf.len());
+    buf[..filled].copy_from_slice(&leftover[..filled]);
+    let mut sent_at: VecDeque<Instant> = VecDeque::with_capacity(plan.depth + 1);
+    let mut hist = Hist::new();
+    let mut msgs = 0u64;
+
+    let now = Instant::now();
+    stream
+        .write_all(&plan.frames[..plan.depth * plan.frame_len])
+        .await?;
+    sent_at.extend(std::iter::repeat_n(now, plan.depth));
+
+    // Bounded: the caller wraps this in a timeout at `end` + grace; the loop itself
+    // ends at the first reply after `end`.
+    loop {
+        let space = buf.len() - filled;
+        let n = stream.read(&mut buf[filled..]).await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "server closed the connection",
+            ));
+        }
+        if n < space {
+            // A short read drained the socket: forget the readiness now instead of
+            // paying for the read() that would return EAGAIN. Safe with epoll's edge
+            // triggering: data arriving after that read raises a new edge, and tokio
+            // ignores a clear that is older than the latest event it has seen.
+            let _ = stream.try_io(Interest::READABLE, || {
+                Err::<(), _>(io::ErrorKind::WouldBlock.into())
+            });
+        }
+        filled += n;
+        let (done, used, need) = consume_frames(&buf[..filled])?;
+        if used > 0 {
+            buf.copy_within(used..filled, 0);
+            filled -= used;
+        }
+        if need > buf.len() {
+            buf.resize(need, 0);
+        }
+        if done == 0 {
+            continue;
+        }
+        let now = Instant::now();
+        let in_window = now >= plan.warm_end && now < plan.end;
+        for _ in 0..done {
+            let t = sent_at.pop_front().unwrap_or(now);
+            if in_window {
+                hist.record(now - t);
+                msgs += 1;
+            }
+        }
+        if now >= plan.end {
+            break;
+        }
+        let k = done.min(plan.depth - sent_at.len().min(plan.depth));
+        if k > 0 {
+            stream.write_all(&plan.frames[..k * plan.frame_len]).await?;
+            sent_at.extend(std::iter::repeat_n(now, k));
+        }
+    }
+    Ok(ConnResult { msgs, hist })
+}
+
+/// Sends one message and checks the echo is byte-identical (sanity check per server).
+pub async fn echo_check(addr: SocketAddr, path: &str) -> io::Result<()> {
+    let deadline = Duration::from_secs(5);
+    let mut conn = connect(addr, path, deadline).await?;
+    let payload = "wsbench sanity check";
+    let frame = client_frame(payload.len(), false);
+    // client_frame fills a..z; rebuild with the real payload to check content.
+    let mut f = frame[..6].to_vec();
+    f.extend(payload.bytes().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
+    conn.stream.write_all(&f).await?;
+    let mut buf = conn.leftover;
+    let mut chunk = [0u8; 256];
+    tokio::time::timeout(deadline, async {
+        loop {
+            if let Front::Frame { total, opcode, .. } = parse_front(&buf) {
+                let hdr = total.checked_sub(payload.len()).unwrap_or(total);
+                if opcode == 1 && buf.get(hdr..total) == Some(payload.as_bytes()) {
+                    return Ok(());
+                }
+                return Err(io::Error::other(format!(
+                    "echo mismatch: opcode {opcode}, {total} bytes"
+                )));
+            }
+            let n = conn.stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Err(io::Error::other("closed before echo"));
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    })
+    .await
+    .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no echo within 5 s"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_sizes_and_parsing() {
+        for (len, hdr) in [(64usize, 6usize), (16 * 1024, 8), (70_000, 14)] {
+            let f = client_frame(len, len > 64);
+            assert_eq!(f.len(), len + hdr);
+            match parse_front(&f) {
+                Front::Frame { total, fin, opcode } => {
+                    assert_eq!(total, f.len());
+                    assert!(fin);
+                    assert_eq!(opcode, if len > 64 { 2 } else { 1 });
+                }
+                Front::Need(_) => panic!("complete frame not parsed"),
+            }
+            assert!(matches!(parse_front(&f[..f.len() - 1]), Front::Need(n) if n == f.len()));
+        }
+        // Two unmasked server frames back to back plus a partial third.
+        let mut b = vec![0x81, 2, b'h', b'i', 0x82, 1, 0, 0x81];
+        let (msgs, used, need) = consume_frames(&b).unwrap();
+        assert_eq!((msgs, used, need), (2, 7, 2));
+        b.push(0x88);
+        b[7] = 0x88;
+        b[8] = 0;
+        assert!(consume_frames(&b).is_err());
+    }
+}

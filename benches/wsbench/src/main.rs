@@ -1,0 +1,357 @@
+//! wsbench: wsview's echo server side by side with raw tokio-tungstenite (default and
+//! tuned) and axum, each a server process on core 0, driven from core 1.
+//!
+//! ```text
+//! wsbench run [--rounds N] [--out FILE] [--quick] [--warmup SECS] [--duration SECS]
+//!             [--idle-conns N] [--servers a,b,..] [--scenarios a,b,c,d]
+//!             [--wsview-bin PATH] [--no-build]
+//! wsbench serve KIND ADDR        KIND: tt-default | tt-tuned | axum | wsview-mw
+//! ```
+//! See docs/performance.md in the wsview repository.
+
+mod bench;
+mod client;
+mod hist;
+mod report;
+mod servers;
+mod sys;
+#[cfg(feature = "wsview-mw")]
+mod wsview_mw;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use bench::{ScenarioId, ServerSpec, Timing};
+use report::{AXUM, TT_DEFAULT, TT_TUNED, WSVIEW, WSVIEW_MW};
+
+const USAGE: &str = "usage:
+  wsbench run [--rounds N] [--out FILE] [--quick] [--warmup SECS] [--duration SECS]
+              [--idle-conns N] [--servers wsview,wsview-mw,tt-default,tt-tuned,axum]
+              [--scenarios a,b,c,d] [--wsview-bin PATH] [--no-build]
+  wsbench serve KIND ADDR      (KIND: tt-default | tt-tuned | axum | wsview-mw)";
+
+struct RunArgs {
+    rounds: usize,
+    out: PathBuf,
+    quick: bool,
+    warmup: Duration,
+    duration: Duration,
+    idle_conns: usize,
+    servers: Option<Vec<String>>,
+    scenarios: Vec<ScenarioId>,
+    wsview_bin: PathBuf,
+    build: bool,
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn parse_run(args: &[String]) -> Result<RunArgs, String> {
+    let mut a = RunArgs {
+        rounds: 3,
+        out: Path::new(env!("CARGO_MANIFEST_DIR")).join("bench-results.md"),
+        quick: false,
+        warmup: Duration::from_secs(1),
+        duration: Duration::from_secs(4),
+        idle_conns: 5000,
+        servers: None,
+        scenarios: ScenarioId::ALL.to_vec(),
+        wsview_bin: repo_root().join("target/release/examples/echo"),
+        build: true,
+    };
+    let (mut rounds, mut warmup, mut duration) = (None, None, None);
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut val = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        let secs = |s: String| -> Result<Duration, String> {
+            s.parse::<f64>()
+                .ok()
+                .filter(|x| *x > 0.0 && *x < 600.0)
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| format!("bad number of seconds {s:?}"))
+        };
+        match flag.as_str() {
+            "--rounds" => {
+                rounds = Some(
+                    val()?
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=50).contains(n))
+                        .ok_or("--rounds takes 1..=50")?,
+                )
+            }
+            "--out" => a.out = PathBuf::from(val()?),
+            "--quick" => a.quick = true,
+            "--warmup" => warmup = Some(secs(val()?)?),
+            "--duration" => duration = Some(secs(val()?)?),
+            "--idle-conns" => {
+                a.idle_conns = val()?
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=100_000).contains(n))
+                    .ok_or("--idle-conns takes 1..=100000")?
+            }
+            "--servers" => a.servers = Some(val()?.split(',').map(|s| s.to_string()).collect()),
+            "--scenarios" => {
+                a.scenarios = val()?
+                    .split(',')
+                    .map(|s| ScenarioId::parse(s).ok_or(format!("unknown scenario {s:?}")))
+                    .collect::<Result<_, _>>()?
+            }
+            "--wsview-bin" => a.wsview_bin = PathBuf::from(val()?),
+            "--no-build" => a.build = false,
+            other => return Err(format!("unknown flag {other:?}")),
+        }
+    }
+    if a.quick {
+        a.rounds = 1;
+        a.warmup = Duration::from_millis(300);
+        a.duration = Duration::from_millis(1500);
+    }
+    a.rounds = rounds.unwrap_or(a.rounds);
+    a.warmup = warmup.unwrap_or(a.warmup);
+    a.duration = duration.unwrap_or(a.duration);
+    Ok(a)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(|s| s.as_str()) {
+        Some("serve") => {
+            let (Some(kind), Some(addr)) = (args.get(1), args.get(2)) else {
+                eprintln!("{USAGE}");
+                return ExitCode::from(2);
+            };
+            let Ok(addr) = addr.parse::<SocketAddr>() else {
+                eprintln!("bad address {addr:?}");
+                return ExitCode::from(2);
+            };
+            match servers::serve(kind, addr) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("wsbench serve {kind}: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Some("run") => match parse_run(&args[1..]) {
+            Ok(a) => run(a, &args),
+            Err(e) => {
+                eprintln!("{e}\n{USAGE}");
+                ExitCode::from(2)
+            }
+        },
+        _ => {
+            eprintln!("{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Builds wsview's echo example; returns why wsview cannot be included, if it cannot.
+fn build_wsview(a: &RunArgs) -> Option<String> {
+    if a.build {
+        eprintln!("building wsview's echo example (cargo build --release --example echo) ...");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = Command::new(cargo)
+            .args(["build", "--release", "--example", "echo"])
+            .current_dir(repo_root())
+            .output();
+        match out {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => {
+                let err = String::from_utf8_lossy(&o.stderr);
+                let tail: Vec<&str> = err.lines().rev().take(6).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                return Some(format!(
+                    "`cargo build --release --example echo` failed: {}",
+                    tail.join(" / ")
+                ));
+            }
+            Err(e) => return Some(format!("could not run cargo: {e}")),
+        }
+    }
+    if !a.wsview_bin.exists() {
+        return Some(format!("{} does not exist", a.wsview_bin.display()));
+    }
+    None
+}
+
+fn run(a: RunArgs, argv: &[String]) -> ExitCode {
+    let started = Instant::now();
+    let mut notes = Vec::new();
+
+    // Which servers.
+    let all = [WSVIEW, WSVIEW_MW, TT_DEFAULT, TT_TUNED, AXUM];
+    let wanted: Vec<String> = match &a.servers {
+        Some(v) => {
+            for s in v {
+                if !all.contains(&s.as_str()) {
+                    eprintln!("unknown server {s:?}; known: {}", all.join(", "));
+                    return ExitCode::from(2);
+                }
+            }
+            v.clone()
+        }
+        None => all.iter().map(|s| s.to_string()).collect(),
+    };
+    let me = std::env::current_exe().expect("path of the wsbench executable");
+    let mut specs = Vec::new();
+    for name in &wanted {
+        let internal = |kind: &str, path: &str| ServerSpec {
+            name: name.clone(),
+            program: me.clone(),
+            args: vec!["serve".into(), kind.into()],
+            path: path.into(),
+        };
+        match name.as_str() {
+            WSVIEW => match build_wsview(&a) {
+                None => specs.push(ServerSpec {
+                    name: name.clone(),
+                    program: a.wsview_bin.clone(),
+                    args: vec![],
+                    path: "/".into(),
+                }),
+                Some(why) => notes.push(format!("wsview NOT included: {why}")),
+            },
+            WSVIEW_MW => {
+                if cfg!(feature = "wsview-mw") {
+                    specs.push(internal("wsview-mw", "/bench/x"));
+                } else {
+                    notes.push(
+                        "wsview-mw NOT included: wsbench was built without `--features wsview-mw`"
+                            .into(),
+                    );
+                }
+            }
+            other => specs.push(internal(other, "/")),
+        }
+    }
+    if specs.is_empty() {
+        eprintln!("no server to measure: {}", notes.join("; "));
+        return ExitCode::FAILURE;
+    }
+
+    // Placement: load generator on core 1, servers on core 0.
+    let pin = sys::online_cores() >= 2;
+    if pin {
+        sys::pin_current_thread(bench::LOADGEN_CORE).expect("pin the load generator to core 1");
+    } else {
+        notes.push("fewer than 2 cores: nothing pinned, numbers are not comparable".into());
+    }
+    // File descriptors: the idle scenario holds idle_conns client sockets here and as
+    // many in the server (which inherits this limit).
+    if a.scenarios.contains(&ScenarioId::D) {
+        let want = a.idle_conns as u64 + 1024;
+        match sys::raise_nofile(want) {
+            Ok(n) if n >= want => {}
+            Ok(n) => {
+                eprintln!(
+                    "RLIMIT_NOFILE hard limit {n} is below the {want} the idle scenario needs; use --idle-conns"
+                );
+                return ExitCode::FAILURE;
+            }
+            Err(e) => {
+                eprintln!("setrlimit(RLIMIT_NOFILE): {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+
+    // Is anything else running? (The machine may be shared with a compiler.)
+    let busy = sys::busy_pct_over(Duration::from_secs(1));
+    if busy >= report::FOREIGN_PCT {
+        let msg = format!(
+            "cores 0 and 1 were {busy:.0}% busy (of one core) with other work in the second before the run: cells marked contended are disturbed"
+        );
+        eprintln!("warning: {msg}");
+        notes.push(msg);
+    }
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("build the load generator's current-thread runtime");
+    let timing = Timing {
+        warmup: a.warmup,
+        measure: a.duration,
+    };
+    let scenarios: Vec<_> = a
+        .scenarios
+        .iter()
+        .map(|id| bench::scenario(*id, a.idle_conns))
+        .collect();
+    let mut results = report::Results::default();
+
+    // Bounded: rounds × scenarios × servers cells, each bounded in time.
+    for round in 0..a.rounds {
+        for scn in &scenarios {
+            let n = specs.len();
+            for k in 0..n {
+                let spec = &specs[(k + round) % n];
+                let r = bench::measure_one(&rt, spec, scn, &timing, pin);
+                let line = match &r {
+                    Ok(bench::Outcome::Tput(t)) => format!(
+                        "{:>9.0} msg/s  p50 {:>6.0} µs  p99 {:>6.0} µs  server {:>5.2} µs/msg (+{:.2} softirq)  cpu srv {:>3.0}% lg {:>3.0}%  foreign {:>3.0}%",
+                        t.msg_per_s,
+                        t.p50_us,
+                        t.p99_us,
+                        t.srv_cpu_us_per_msg,
+                        t.softirq_us_per_msg,
+                        t.srv_cpu_pct,
+                        t.lg_cpu_pct,
+                        t.foreign_pct
+                    ),
+                    Ok(bench::Outcome::Idle(i)) => format!(
+                        "{:>7.0} handshakes/s  {:>6.1} KiB/conn  server {:>5.1} µs/handshake  foreign {:>3.0}%",
+                        i.hs_per_s,
+                        i.rss_per_conn / 1024.0,
+                        i.srv_cpu_us_per_hs,
+                        i.foreign_pct
+                    ),
+                    Err(e) => format!("ERROR {e}"),
+                };
+                eprintln!(
+                    "[round {}/{} +{:>4.0}s] ({}) {:<10} {line}",
+                    round + 1,
+                    a.rounds,
+                    started.elapsed().as_secs_f64(),
+                    scn.id.letter(),
+                    spec.name
+                );
+                results.push(&spec.name, scn.id, r);
+            }
+        }
+    }
+
+    let header = report::Header {
+        date: sys::utc_now_string(),
+        command: format!("wsbench {}", argv.join(" ")),
+        machine: sys::machine_summary(),
+        rounds: a.rounds,
+        warmup_s: a.warmup.as_secs_f64(),
+        measure_s: a.duration.as_secs_f64(),
+        pinned: pin,
+        notes,
+    };
+    let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+    let mut md = report::render(&header, &names, &scenarios, &results);
+    md.push_str(&format!(
+        "_Run took {:.0} s._\n",
+        started.elapsed().as_secs_f64()
+    ));
+    println!("{md}");
+    if let Err(e) = std::fs::write(&a.out, &md) {
+        eprintln!("could not write {}: {e}", a.out.display());
+        return ExitCode::FAILURE;
+    }
+    eprintln!("wrote {}", a.out.display());
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,272 @@
+//! The RFC 6455 opening handshake, as pure functions: no I/O.
+//!
+//! [`WebSocketMiddleware`](crate::WebSocketMiddleware) calls [`validate`] on every
+//! request whose `Upgrade` header names `websocket`; a failure becomes a 400 (or a 426
+//! for an unsupported `Sec-WebSocket-Version`) whose body is the error's message.
+//! Nothing a client sends can make these functions panic.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use http::header::{self, HeaderMap, HeaderName};
+use http::{Method, StatusCode, Version};
+use sha1::{Digest, Sha1};
+
+/// The GUID RFC 6455 §1.3 appends to the client's key.
+const WS_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// Why an upgrade request was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// The method was not `GET`.
+    MethodNotGet,
+    /// The request came over HTTP/1.0 or older.
+    HttpVersionTooOld,
+    /// `Connection` does not carry the `upgrade` token.
+    ConnectionNotUpgrade,
+    /// No `Host` header.
+    MissingHost,
+    /// No `Sec-WebSocket-Key` header.
+    MissingKey,
+    /// `Sec-WebSocket-Key` is repeated, not base64, or does not decode to 16 bytes.
+    InvalidKey,
+    /// `Sec-WebSocket-Version` is missing or not 13.
+    UnsupportedVersion,
+    /// A header that must be text holds bytes that are not.
+    InvalidHeader(&'static str),
+    /// The `Origin` is not in [`Settings::allowed_origins`](crate::Settings::allowed_origins).
+    OriginNotAllowed,
+}
+
+impl HandshakeError {
+    /// The status the handshake is refused with: 426 for a version mismatch, 403 for a
+    /// refused origin, 400 for everything else.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            HandshakeError::UnsupportedVersion => StatusCode::UPGRADE_REQUIRED,
+            HandshakeError::OriginNotAllowed => StatusCode::FORBIDDEN,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl std::fmt::Display for HandshakeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            HandshakeError::MethodNotGet => "WebSocket upgrade requires the GET method",
+            HandshakeError::HttpVersionTooOld => "WebSocket upgrade requires HTTP/1.1",
+            HandshakeError::ConnectionNotUpgrade => {
+                "WebSocket upgrade requires `Connection: upgrade`"
+            }
+            HandshakeError::MissingHost => "WebSocket upgrade requires a Host header",
+            HandshakeError::MissingKey => "missing Sec-WebSocket-Key header",
+            HandshakeError::InvalidKey => {
+                "Sec-WebSocket-Key must be the base64 encoding of 16 bytes"
+            }
+            HandshakeError::UnsupportedVersion => "unsupported Sec-WebSocket-Version; use 13",
+            HandshakeError::InvalidHeader(name) => {
+                return write!(f, "the {name} header is not valid text")
+            }
+            HandshakeError::OriginNotAllowed => "origin not allowed",
+        };
+        f.write_str(text)
+    }
+}
+
+impl std::error::Error for HandshakeError {}
+
+/// A validated upgrade request: what the 101 reply needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Handshake {
+    /// The `Sec-WebSocket-Accept` value.
+    pub accept: String,
+    /// The subprotocols the client offered, in its order of preference.
+    pub offered_protocols: Vec<String>,
+}
+
+/// Whether the request asks for a WebSocket: its `Upgrade` header carries the token
+/// `websocket`, in any case.
+pub fn is_upgrade_request(headers: &HeaderMap) -> bool {
+    has_token(headers, &header::UPGRADE, "websocket")
+}
+
+/// Checks an upgrade request against RFC 6455 §4.2.1.
+pub(crate) fn validate(
+    method: &Method,
+    version: Version,
+    headers: &HeaderMap,
+    allowed_origins: Option<&[String]>,
+) -> Result<Handshake, HandshakeError> {
+    if method != Method::GET {
+        return Err(HandshakeError::MethodNotGet);
+    }
+    if version < Version::HTTP_11 {
+        return Err(HandshakeError::HttpVersionTooOld);
+    }
+    if !has_token(headers, &header::CONNECTION, "upgrade") {
+        return Err(HandshakeError::ConnectionNotUpgrade);
+    }
+    if !headers.contains_key(header::HOST) {
+        return Err(HandshakeError::MissingHost);
+    }
+    let mut keys = headers.get_all(header::SEC_WEBSOCKET_KEY).iter();
+    let key = keys.next().ok_or(HandshakeError::MissingKey)?;
+    if keys.next().is_some() {
+        return Err(HandshakeError::InvalidKey);
+    }
+    let key = key.as_bytes().trim_ascii();
+    match BASE64.decode(key) {
+        Ok(raw) if raw.len() == 16 => {}
+        _ => return Err(HandshakeError::InvalidKey),
+    }
+    let mut versions = headers.get_all(header::SEC_WEBSOCKET_VERSION).iter();
+    match (versions.next(), versions.next()) {
+        (Some(v), None) if v.as_bytes().trim_ascii() == b"13" => {}
+        _ => return Err(HandshakeError::UnsupportedVersion),
+    }
+    if let Some(allowed) = allowed_origins {
+        let origin = headers
+            .get(header::ORIGIN)
+            .map(|o| o.to_str())
+            .transpose()
+            .map_err(|_| HandshakeError::InvalidHeader("Origin"))?;
+        // Non-browser clients send no Origin; only a browser's claim can be refused.
+        if let Some(origin) = origin {
+            if !allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+                return Err(HandshakeError::OriginNotAllowed);
+            }
+        }
+    }
+    let mut offered_protocols = Vec::new();
+    for value in headers.get_all(header::SEC_WEBSOCKET_PROTOCOL) {
+        let value = value
+            .to_str()
+            .map_err(|_| HandshakeError::InvalidHeader("Sec-WebSocket-Protocol"))?;
+        offered_protocols.extend(
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    Ok(Handshake {
+        accept: accept_key(key),
+        offered_protocols,
+    })
+}
+
+/// The `Sec-WebSocket-Accept` value for a client's `Sec-WebSocket-Key`:
+/// base64(sha1(key + GUID)), RFC 6455 §4.2.2.
+///
+/// ```
+/// assert_eq!(
+///     wsview::handshake::accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+///     "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+/// );
+/// ```
+pub fn accept_key(key: &[u8]) -> String {
+    let mut sha1 = Sha1::new();
+    sha1.update(key);
+    sha1.update(WS_GUID);
+    BASE64.encode(sha1.finalize())
+}
+
+/// Picks the first subprotocol the client offered that the view supports.
+pub(crate) fn select_protocol(offered: &[String], supported: &[String]) -> Option<String> {
+    offered
+        .iter()
+        .find(|o| supported.iter().any(|s| s == *o))
+        .cloned()
+}
+
+/// Whether any of the header's values holds `token` in its comma-separated list.
+fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
+    headers.get_all(name).iter().any(|value| {
+        value
+            .as_bytes()
+            .split(|b| *b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn good() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("x"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("WebSocket"));
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, Upgrade"),
+        );
+        h.insert(
+            header::SEC_WEBSOCKET_KEY,
+            HeaderValue::from_static("dGhlIHNhbXBsZSBub25jZQ=="),
+        );
+        h.insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
+        h
+    }
+
+    fn check(h: &HeaderMap) -> Result<Handshake, HandshakeError> {
+        validate(&Method::GET, Version::HTTP_11, h, None)
+    }
+
+    #[test]
+    fn rfc_example_accept() {
+        let hs = check(&good()).expect("valid");
+        assert_eq!(hs.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+
+    #[test]
+    fn rejects_each_rule() {
+        assert_eq!(
+            validate(&Method::POST, Version::HTTP_11, &good(), None).unwrap_err(),
+            HandshakeError::MethodNotGet
+        );
+        assert_eq!(
+            validate(&Method::GET, Version::HTTP_10, &good(), None).unwrap_err(),
+            HandshakeError::HttpVersionTooOld
+        );
+        let mut h = good();
+        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        assert_eq!(check(&h).unwrap_err(), HandshakeError::ConnectionNotUpgrade);
+        let mut h = good();
+        h.remove(header::HOST);
+        assert_eq!(check(&h).unwrap_err(), HandshakeError::MissingHost);
+        let mut h = good();
+        h.insert(
+            header::SEC_WEBSOCKET_KEY,
+            HeaderValue::from_static("c2hvcnQ="),
+        );
+        assert_eq!(check(&h).unwrap_err(), HandshakeError::InvalidKey);
+        let mut h = good();
+        h.insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("8"));
+        assert_eq!(check(&h).unwrap_err(), HandshakeError::UnsupportedVersion);
+        assert_eq!(HandshakeError::UnsupportedVersion.status(), 426);
+    }
+
+    #[test]
+    fn binary_garbage_never_panics() {
+        let mut h = good();
+        h.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_bytes(b"\xff\xfe").expect("opaque bytes are a valid value"),
+        );
+        assert!(matches!(check(&h), Err(HandshakeError::InvalidHeader(_))));
+    }
+
+    #[test]
+    fn protocol_choice_follows_client_order() {
+        let offered = vec!["b".to_owned(), "a".to_owned()];
+        let supported = vec!["a".to_owned(), "b".to_owned()];
+        assert_eq!(select_protocol(&offered, &supported).as_deref(), Some("b"));
+        assert_eq!(select_protocol(&offered, &[]), None);
+    }
+}

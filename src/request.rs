@@ -1,0 +1,252 @@
+//! The HTTP request a view receives.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http::header::HeaderMap;
+use http::{Extensions, Method, Uri, Version};
+
+use crate::websocket::{Shared, WebSocket};
+
+/// An HTTP request, with its body already read (up to
+/// [`Settings::max_body_size`](crate::Settings::max_body_size)) and, for a WebSocket
+/// request, the [`WebSocket`] to talk over.
+///
+/// ```
+/// use wsview::Request;
+/// let req = Request::builder().uri("/lower?message=HeLLo%20there").build();
+/// assert_eq!(req.path(), "/lower");
+/// assert_eq!(req.query("message").as_deref(), Some("HeLLo there"));
+/// assert!(!req.is_websocket());
+/// ```
+pub struct Request {
+    pub(crate) method: Method,
+    pub(crate) uri: Uri,
+    pub(crate) version: Version,
+    pub(crate) headers: HeaderMap,
+    pub(crate) extensions: Extensions,
+    pub(crate) body: Bytes,
+    pub(crate) params: Vec<(String, String)>,
+    pub(crate) remote_addr: Option<SocketAddr>,
+    pub(crate) websocket: Option<WebSocket>,
+    /// Set by the server on upgrade requests; the middleware turns it into `websocket`.
+    pub(crate) upgrade: Option<std::sync::Arc<Shared>>,
+}
+
+impl Request {
+    /// A builder, for tests and for requests that do not come from a socket.
+    pub fn builder() -> RequestBuilder {
+        RequestBuilder {
+            req: Request {
+                method: Method::GET,
+                uri: Uri::from_static("/"),
+                version: Version::HTTP_11,
+                headers: HeaderMap::new(),
+                extensions: Extensions::new(),
+                body: Bytes::new(),
+                params: Vec::new(),
+                remote_addr: None,
+                websocket: None,
+                upgrade: None,
+            },
+        }
+    }
+
+    /// The method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The URI as received (usually path and query).
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// The path, without the query.
+    pub fn path(&self) -> &str {
+        self.uri.path()
+    }
+
+    /// The raw query string, if any.
+    pub fn query_string(&self) -> Option<&str> {
+        self.uri.query()
+    }
+
+    /// The first value of query parameter `name`, percent-decoded (django's
+    /// `request.GET[name]`).
+    pub fn query(&self, name: &str) -> Option<String> {
+        let q = self.uri.query()?;
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
+
+    /// Every query parameter, decoded, in order.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        self.uri
+            .query()
+            .map(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The HTTP version.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The headers, to change (for middleware).
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.headers
+    }
+
+    /// The first value of header `name` if it is text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Values middleware attach for views (an authenticated user, a request id).
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+
+    /// Extensions, to change.
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.extensions
+    }
+
+    /// The body.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The body parsed as JSON.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.body)
+    }
+
+    /// Path parameter `name` from the route (`/socket/{namespace}`).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every path parameter, in route order.
+    pub fn params(&self) -> &[(String, String)] {
+        &self.params
+    }
+
+    /// The peer's address, when the request came from a socket.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.remote_addr
+    }
+
+    /// Whether this is a valid WebSocket request (django-websocket's
+    /// `request.is_websocket()`). Set by [`WebSocketMiddleware`](crate::WebSocketMiddleware),
+    /// so a middleware placed before it sees `false`.
+    pub fn is_websocket(&self) -> bool {
+        self.websocket.is_some()
+    }
+
+    /// The WebSocket, for a WebSocket request to a view that accepts one; `None` for a
+    /// plain HTTP request (django-websocket's `request.websocket`).
+    pub fn websocket(&mut self) -> Option<&mut WebSocket> {
+        self.websocket.as_mut()
+    }
+
+    /// Takes the WebSocket out of the request, to keep it after the request is
+    /// consumed. The connection still closes when the view returns.
+    pub fn take_websocket(&mut self) -> Option<WebSocket> {
+        self.websocket.take()
+    }
+
+    /// Whether the request asks for a WebSocket upgrade, valid or not.
+    pub(crate) fn wants_upgrade(&self) -> bool {
+        crate::handshake::is_upgrade_request(&self.headers)
+    }
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("uri", &self.uri)
+            .field("params", &self.params)
+            .field("websocket", &self.websocket.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Request`] by hand.
+#[derive(Debug)]
+pub struct RequestBuilder {
+    req: Request,
+}
+
+impl RequestBuilder {
+    /// Sets the method.
+    pub fn method(mut self, method: Method) -> Self {
+        self.req.method = method;
+        self
+    }
+
+    /// Sets the URI; one that does not parse is logged and the builder keeps `/`.
+    pub fn uri(mut self, uri: &str) -> Self {
+        match uri.parse() {
+            Ok(u) => self.req.uri = u,
+            Err(e) => tracing::warn!(%uri, error = %e, "invalid URI for request builder"),
+        }
+        self
+    }
+
+    /// Sets the parsed URI.
+    pub fn uri_parsed(mut self, uri: Uri) -> Self {
+        self.req.uri = uri;
+        self
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: http::HeaderName, value: http::HeaderValue) -> Self {
+        self.req.headers.append(name, value);
+        self
+    }
+
+    /// Replaces all headers.
+    pub fn headers(mut self, headers: HeaderMap) -> Self {
+        self.req.headers = headers;
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.req.body = body.into();
+        self
+    }
+
+    /// Sets the peer address.
+    pub fn remote_addr(mut self, addr: SocketAddr) -> Self {
+        self.req.remote_addr = Some(addr);
+        self
+    }
+
+    /// Sets the HTTP version.
+    pub fn version(mut self, version: Version) -> Self {
+        self.req.version = version;
+        self
+    }
+
+    /// The request.
+    pub fn build(self) -> Request {
+        self.req
+    }
+}

@@ -1,0 +1,150 @@
+//! Listening, hyper connections, graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+
+use crate::app::AppService;
+
+/// A bound server; run it with [`run`](Self::run) or [`run_until`](Self::run_until).
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// let server = wsview::App::new().bind("127.0.0.1:0").await?;
+/// println!("serving on http://{}", server.local_addr());
+/// server.run_until(wsview::shutdown_signal()).await
+/// # }
+/// ```
+pub struct Server {
+    listener: TcpListener,
+    service: AppService,
+    local_addr: SocketAddr,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    pub(crate) async fn bind(
+        service: AppService,
+        addr: impl tokio::net::ToSocketAddrs,
+    ) -> std::io::Result<Server> {
+        let listener = TcpListener::bind(addr).await?;
+        let local_addr = listener.local_addr()?;
+        Ok(Server {
+            listener,
+            service,
+            local_addr,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The service, to count or close WebSockets from outside.
+    pub fn service(&self) -> &AppService {
+        &self.service
+    }
+
+    /// Serves until the process ends.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.run_until(std::future::pending()).await
+    }
+
+    /// Serves until `signal` completes, then stops accepting, lets HTTP requests in
+    /// flight finish, closes WebSockets with 1001 (going away) and waits for their
+    /// views to return, all within [`Settings::close_timeout`](crate::Settings::close_timeout).
+    pub async fn run_until(self, signal: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+        let Server {
+            listener, service, ..
+        } = self;
+        // Each HTTP connection holds a receiver: shutdown is sent through it, and
+        // `closed()` tells when the last connection has finished.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(30));
+        tokio::pin!(signal);
+        loop {
+            let (tcp, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        // Out of descriptors and the like: pause instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut signal => break,
+            };
+            let _ = tcp.set_nodelay(true);
+            let conn = http
+                .serve_connection(TokioIo::new(tcp), service.with_remote_addr(peer))
+                .with_upgrades();
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                tokio::pin!(conn);
+                let result = tokio::select! {
+                    r = conn.as_mut() => r,
+                    _ = async { stop.wait_for(|s| *s).await.is_ok() } => {
+                        conn.as_mut().graceful_shutdown();
+                        conn.await
+                    }
+                };
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, %peer, "http connection ended with an error");
+                }
+            });
+        }
+        drop(listener);
+        drop(stop_rx);
+        let _ = stop_tx.send(true);
+        let timeout = service.settings().close_timeout;
+        let http_done = async {
+            if tokio::time::timeout(timeout, stop_tx.closed())
+                .await
+                .is_err()
+            {
+                tracing::warn!("http connections still open after the close timeout");
+            }
+        };
+        tokio::join!(http_done, service.close_websockets());
+        Ok(())
+    }
+}
+
+/// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM: what [`App::serve`](crate::App::serve)
+/// stops on.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
