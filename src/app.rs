@@ -258,7 +258,8 @@ impl AppService {
 
     /// Runs a request that did not come from a socket through the middleware chain,
     /// router and view, and returns the response (a panicking view gives 500).
-    pub async fn handle(&self, req: Request) -> Response {
+    pub async fn handle(&self, mut req: Request) -> Response {
+        req.app.get_or_insert_with(|| self.clone());
         let fut = AppInner::run_from(self.inner.clone(), 0, req);
         AssertUnwindSafe(fut)
             .catch_unwind()
@@ -348,6 +349,7 @@ impl hyper::service::Service<hyper::Request<Incoming>> for AppService {
             match this.to_request(req).await {
                 Ok(mut req) => {
                     req.upgrade = Some(chain_shared);
+                    req.app = Some(this.clone());
                     AppInner::run_from(this.inner.clone(), 0, req).await
                 }
                 Err(refusal) => refusal,

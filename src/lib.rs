@@ -84,7 +84,7 @@ pub use response::{IntoResponse, Response};
 pub use router::RouteError;
 pub use server::{shutdown_signal, Server};
 pub use settings::Settings;
-pub use view::{accept_websocket, require_websocket, BoxFuture, Handler, IntoView, View};
+pub use view::{accept_websocket, require_websocket, BoxFuture, IntoView, View, ViewFn};
 pub use websocket::{TrySendError, WebSocket, WebSocketSender};
 
 /// The `http` crate's types used in this API (status codes, headers, methods).

@@ -31,6 +31,8 @@ pub struct Request {
     pub(crate) websocket: Option<WebSocket>,
     /// Set by the server on upgrade requests; the middleware turns it into `websocket`.
     pub(crate) upgrade: Option<std::sync::Arc<Shared>>,
+    /// The app running this request, so views can run further requests through it.
+    pub(crate) app: Option<crate::app::AppService>,
 }
 
 impl Request {
@@ -48,6 +50,7 @@ impl Request {
                 remote_addr: None,
                 websocket: None,
                 upgrade: None,
+                app: None,
             },
         }
     }

@@ -14,12 +14,12 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What a view runs. Implemented for every `async fn(Request) -> impl IntoResponse` (and
 /// closures of that shape); implement it yourself for a view with state.
-pub trait Handler: Send + Sync + 'static {
+pub trait ViewFn: Send + Sync + 'static {
     /// Answers one request.
     fn call(&self, req: Request) -> BoxFuture<'static, Response>;
 }
 
-impl<F, Fut, R> Handler for F
+impl<F, Fut, R> ViewFn for F
 where
     F: Fn(Request) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = R> + Send + 'static,
@@ -48,7 +48,7 @@ enum Policy {
 /// (plain HTTP); [`App::route`](crate::App::route) takes either.
 #[derive(Clone)]
 pub struct View {
-    handler: Arc<dyn Handler>,
+    handler: Arc<dyn ViewFn>,
     policy: Policy,
     protocols: Arc<[String]>,
     error: Option<Arc<str>>,
@@ -56,7 +56,7 @@ pub struct View {
 
 impl View {
     /// A plain HTTP view.
-    pub fn new(handler: impl Handler) -> Self {
+    pub fn new(handler: impl ViewFn) -> Self {
         View {
             handler: Arc::new(handler),
             policy: Policy::Http,
@@ -153,7 +153,7 @@ impl IntoView for View {
     }
 }
 
-impl<H: Handler> IntoView for H {
+impl<H: ViewFn> IntoView for H {
     fn into_view(self) -> View {
         View::new(self)
     }

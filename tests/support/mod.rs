@@ -1,0 +1,160 @@
+//! Shared helpers for the integration tests: a real server on 127.0.0.1 with an
+//! ephemeral port, a real WebSocket client (tokio-tungstenite), and raw TCP for requests
+//! no well-behaved client would send.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// An upper bound for anything a test awaits, so a bug fails a test instead of hanging
+/// CI. Never a way to wait for a condition: every wait below is on an event.
+pub const LIMIT: Duration = Duration::from_secs(20);
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+pub async fn start(app: wsview::App) -> TestServer {
+    let server = app.bind("127.0.0.1:0").await.expect("bind");
+    let addr = server.local_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = tokio::spawn(server.run_until(async {
+        let _ = stopped.await;
+    }));
+    TestServer {
+        addr,
+        stop: Some(stop),
+        handle: Some(handle),
+    }
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("ws://{}{}", self.addr, path)
+    }
+
+    /// Opens a WebSocket with tokio-tungstenite's client.
+    pub async fn connect(&self, path: &str) -> Client {
+        let (ws, resp) = within(tokio_tungstenite::connect_async(self.url(path)))
+            .await
+            .expect("websocket handshake");
+        assert_eq!(resp.status(), 101);
+        ws
+    }
+
+    /// Tries a WebSocket handshake and returns the HTTP error status if refused.
+    pub async fn connect_err(&self, path: &str) -> (u16, String) {
+        match within(tokio_tungstenite::connect_async(self.url(path))).await {
+            Ok(_) => panic!("expected the handshake to be refused"),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                let body = resp
+                    .body()
+                    .as_ref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default();
+                (resp.status().as_u16(), body)
+            }
+            Err(e) => panic!("unexpected error {e}"),
+        }
+    }
+
+    /// Sends raw bytes and reads until the server closes or `Connection: close` ends
+    /// the response. Returns the whole reply.
+    pub async fn raw(&self, request: &[u8]) -> String {
+        let mut tcp = TcpStream::connect(self.addr).await.expect("connect");
+        tcp.write_all(request).await.expect("write");
+        let mut out = Vec::new();
+        within(tcp.read_to_end(&mut out)).await.expect("read");
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// A plain `GET` with `Connection: close`; returns (status, body).
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let req = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        let reply = self.raw(req.as_bytes()).await;
+        parse_reply(&reply)
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(handle) = self.handle.take() {
+            within(handle)
+                .await
+                .expect("server task")
+                .expect("server result");
+        }
+    }
+}
+
+/// Status and body of a raw HTTP/1.1 reply.
+pub fn parse_reply(reply: &str) -> (u16, String) {
+    let status = reply
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = reply
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Awaits `fut`, failing the test if it takes longer than [`LIMIT`].
+pub async fn within<F: std::future::Future>(fut: F) -> F::Output {
+    tokio::time::timeout(LIMIT, fut)
+        .await
+        .expect("timed out: the awaited event never came")
+}
+
+/// The next data message, skipping pings and pongs; `None` on close.
+pub async fn next_data(ws: &mut Client) -> Option<WsMessage> {
+    loop {
+        match within(ws.next()).await {
+            Some(Ok(m @ (WsMessage::Text(_) | WsMessage::Binary(_)))) => return Some(m),
+            Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return None,
+            Some(Ok(_)) => continue,
+        }
+    }
+}
+
+/// Reads until the server's close frame and returns its code.
+pub async fn close_code(ws: &mut Client) -> Option<u16> {
+    loop {
+        match within(ws.next()).await {
+            Some(Ok(WsMessage::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => continue,
+            None | Some(Err(_)) => return None,
+        }
+    }
+}
+
+pub async fn send_text(ws: &mut Client, text: &str) {
+    within(ws.send(WsMessage::text(text)))
+        .await
+        .expect("client send");
+}
+
+/// A raw upgrade request with the given extra header lines.
+pub fn upgrade_request(path: &str, extra: &str) -> Vec<u8> {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
+    )
+    .into_bytes()
+}
