@@ -220,12 +220,21 @@ impl ConnTask {
             let _ = reply.send(Outcome::Done(response));
             return;
         }
+        drop(inner);
         self.final_code = Some(if response.is_some() {
             CloseCode::Normal
         } else {
             CloseCode::Error
         });
-        self.deadline = Some(Box::pin(tokio::time::sleep(self.close_timeout)));
+        arm(&mut self.deadline, self.close_timeout);
+    }
+}
+
+/// Bounds the closing handshake: a peer that never answers our close cannot hold the
+/// connection, or a view waiting on it, past `close_timeout`.
+fn arm(deadline: &mut Option<Pin<Box<tokio::time::Sleep>>>, timeout: Duration) {
+    if deadline.is_none() {
+        *deadline = Some(Box::pin(tokio::time::sleep(timeout)));
     }
 }
 
@@ -294,15 +303,23 @@ impl Future for ConnTask {
                 }
             }
             drive_out(&mut inner, cx);
-            if this.view.is_none() {
-                let engine_gone = matches!(inner.phase, Phase::Ended);
-                let timed_out = this
-                    .deadline
-                    .as_mut()
-                    .is_some_and(|d| d.as_mut().poll(cx).is_ready());
-                if engine_gone || timed_out {
-                    return Poll::Ready(());
-                }
+            if inner.close_queued {
+                arm(&mut this.deadline, this.close_timeout);
+            }
+            let timed_out = this
+                .deadline
+                .as_mut()
+                .is_some_and(|d| d.as_mut().poll(cx).is_ready());
+            if timed_out && !matches!(inner.phase, Phase::Ended) {
+                tracing::debug!("closing handshake timed out; dropping the connection");
+                inner.phase = Phase::Ended;
+                inner.read_done = true;
+                inner.pending_error = None;
+                inner.after_read();
+                again = true; // let the view see the end
+            }
+            if this.view.is_none() && (timed_out || matches!(inner.phase, Phase::Ended)) {
+                return Poll::Ready(());
             }
             let room_now = room_was_short && inner.inbound.len() < inner.max_queued;
             if !(again || inner.poked || room_now) {

@@ -517,7 +517,19 @@ impl WebSocket {
     /// How the connection ended, once it has: the peer's close code and reason, this
     /// side's, a protocol error, or a dropped connection.
     pub fn close_cause(&self) -> Option<CloseCause> {
-        self.shared.lock().cause.clone()
+        let inner = self.shared.lock();
+        // A peer error is recorded as the cause only when its close frame is queued,
+        // after the view has taken the messages before it; `wait` already returns
+        // `None` by then, so report the error it is closing with.
+        inner.cause.clone().or_else(|| {
+            inner
+                .pending_error
+                .as_ref()
+                .map(|(code, detail)| CloseCause::Error {
+                    code: *code,
+                    detail: detail.clone(),
+                })
+        })
     }
 
     /// A handle other tasks can send through; see [`WebSocketSender`].

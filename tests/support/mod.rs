@@ -80,6 +80,28 @@ impl TestServer {
         String::from_utf8_lossy(&out).into_owned()
     }
 
+    /// Sends raw bytes and reads only the reply's status line and headers (a 101 leaves
+    /// the connection open). Returns the head, any bytes read past it, and the stream.
+    pub async fn raw_head(&self, request: &[u8]) -> (String, Vec<u8>, TcpStream) {
+        let mut tcp = TcpStream::connect(self.addr).await.expect("connect");
+        tcp.write_all(request).await.expect("write");
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = within(tcp.read(&mut buf)).await.expect("read");
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        let end = got
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(got.len(), |p| p + 4);
+        let rest = got.split_off(end);
+        (String::from_utf8_lossy(&got).into_owned(), rest, tcp)
+    }
+
     /// A plain `GET` with `Connection: close`; returns (status, body).
     pub async fn get(&self, path: &str) -> (u16, String) {
         let req = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");

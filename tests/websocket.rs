@@ -1,0 +1,576 @@
+//! The WebSocket object over real sockets: every method, lazy accept and refusal,
+//! control frames while the view is busy, closes, limits, panics, shutdown.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use futures_util::{SinkExt, StreamExt};
+use support::{close_code, next_data, send_text, start, within};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use wsview::{
+    accept_websocket, require_websocket, App, CloseCause, CloseCode, Message, Request, Response,
+    Settings,
+};
+
+async fn echo_all(mut req: Request) -> Response {
+    let ws = req.websocket().expect("websocket");
+    while let Some(m) = ws.wait().await {
+        if ws.send(m).await.is_err() {
+            break;
+        }
+    }
+    Response::empty()
+}
+
+#[tokio::test]
+async fn echo_text_and_binary_then_close_1000_when_view_returns() {
+    async fn echo_once(mut req: Request) -> Response {
+        let ws = req.websocket().expect("websocket");
+        if let Some(m) = ws.wait().await {
+            let _ = ws.send(m).await;
+        }
+        Response::empty()
+    }
+    let srv = start(
+        App::new()
+            .route("/", require_websocket(echo_all))
+            .route("/once", require_websocket(echo_once)),
+    )
+    .await;
+    let mut ws = srv.connect("/").await;
+    send_text(&mut ws, "héllo").await;
+    assert_eq!(next_data(&mut ws).await, Some(WsMessage::text("héllo")));
+    within(ws.send(WsMessage::binary(vec![0u8, 1, 255])))
+        .await
+        .expect("send");
+    assert_eq!(
+        next_data(&mut ws).await,
+        Some(WsMessage::binary(vec![0u8, 1, 255]))
+    );
+    within(ws.close(None)).await.expect("close");
+
+    let mut once = srv.connect("/once").await;
+    send_text(&mut once, "one").await;
+    assert_eq!(next_data(&mut once).await, Some(WsMessage::text("one")));
+    assert_eq!(close_code(&mut once).await, Some(1000));
+    drop((ws, once));
+    srv.stop().await;
+}
+
+/// `wait` returns the first message; `count_messages`, `has_messages` and `read` see the
+/// rest without waiting; `read` on an empty queue returns `None` at once.
+#[tokio::test]
+async fn read_count_and_has_messages_see_what_arrived() {
+    async fn counter(mut req: Request) -> Response {
+        let ws = req.websocket().expect("websocket");
+        let first = ws.wait().await.expect("first");
+        let count = ws.count_messages();
+        let has = ws.has_messages();
+        let mut rest = Vec::new();
+        while let Some(m) = ws.read() {
+            rest.push(m.as_text().unwrap_or_default().to_owned());
+        }
+        let report = format!(
+            "first={} count={count} has={has} rest={} after: has={} read_none={}",
+            first.as_text().unwrap_or_default(),
+            rest.join(","),
+            ws.has_messages(),
+            ws.read().is_none()
+        );
+        let _ = ws.send(report).await;
+        // Stay until the peer closes so the report is not cut by our close.
+        while ws.wait().await.is_some() {}
+        Response::empty()
+    }
+    let srv = start(App::new().route("/", require_websocket(counter))).await;
+    let mut ws = srv.connect("/").await;
+    // Queue four frames and write them in one go: they arrive in one TCP segment.
+    for m in ["a", "b", "c", "d"] {
+        within(ws.feed(WsMessage::text(m))).await.expect("feed");
+    }
+    within(ws.flush()).await.expect("flush");
+    let report = next_data(&mut ws).await.expect("report");
+    assert_eq!(
+        report.to_text().expect("text"),
+        "first=a count=3 has=true rest=b,c,d after: has=false read_none=true"
+    );
+    within(ws.close(None)).await.expect("close");
+    drop(ws);
+    srv.stop().await;
+}
+
+/// `for message in request.websocket` as a Stream; the peer's close ends it, and
+/// `close_cause` reports the peer's code and reason.
+#[tokio::test]
+async fn stream_ends_on_peer_close_with_its_cause() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let srv = start(App::new().route(
+        "/",
+        require_websocket(move |mut req: Request| {
+            let tx = tx.clone();
+            async move {
+                let ws = req.websocket().expect("websocket");
+                let mut seen = Vec::new();
+                while let Some(m) = ws.next().await {
+                    seen.push(m.as_text().unwrap_or_default().to_owned());
+                }
+                let _ = tx.send((seen, ws.close_cause(), ws.is_closed()));
+                Response::empty()
+            }
+        }),
+    ))
+    .await;
+    let mut ws = srv.connect("/").await;
+    send_text(&mut ws, "x").await;
+    send_text(&mut ws, "y").await;
+    let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+        code: CloseCode::Library(4001),
+        reason: "bye now".into(),
+    };
+    within(ws.close(Some(frame))).await.expect("close");
+    let (seen, cause, closed) = within(rx.recv()).await.expect("view report");
+    assert_eq!(seen, ["x", "y"]);
+    assert_eq!(
+        cause,
+        Some(CloseCause::Peer {
+            code: Some(CloseCode::Library(4001)),
+            reason: "bye now".to_owned()
+        })
+    );
+    assert!(closed);
+    drop(ws);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn close_with_code_and_reason_reaches_the_client() {
+    async fn closer(mut req: Request) -> Response {
+        let ws = req.websocket().expect("websocket");
+        let _ = ws.send("before close").await;
+        let _ = ws.close(4000, "custom reason").await;
+        assert!(ws.is_closed());
+        assert!(
+            ws.send("after").await.is_err(),
+            "send after close must fail"
+        );
+        // wait returns None once the client acknowledged.
+        assert!(ws.wait().await.is_none());
+        Response::empty()
+    }
+    let srv = start(App::new().route("/", require_websocket(closer))).await;
+    let mut ws = srv.connect("/").await;
+    assert_eq!(
+        next_data(&mut ws).await,
+        Some(WsMessage::text("before close"))
+    );
+    match within(ws.next()).await {
+        Some(Ok(WsMessage::Close(Some(f)))) => {
+            assert_eq!(u16::from(f.code), 4000);
+            assert_eq!(f.reason.as_str(), "custom reason");
+        }
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+    drop(ws);
+    srv.stop().await;
+}
+
+/// Lazy accept: a view that returns before touching the socket refuses the upgrade with
+/// its own response; a view that panics before touching it gives 500.
+#[tokio::test]
+async fn view_can_refuse_the_upgrade_with_its_response() {
+    async fn gate(mut req: Request) -> Response {
+        if req.query("token").as_deref() != Some("ok") {
+            return Response::text("forbidden: no token").with_status(403);
+        }
+        if req.query("explode").is_some() {
+            panic!("before accept");
+        }
+        let ws = req.websocket().expect("websocket");
+        let _ = ws.send("welcome").await;
+        Response::empty()
+    }
+    let srv = start(App::new().route("/", require_websocket(gate))).await;
+    assert_eq!(
+        srv.connect_err("/").await,
+        (403, "forbidden: no token".to_owned())
+    );
+    assert_eq!(srv.connect_err("/?token=ok&explode=1").await.0, 500);
+    let mut ws = srv.connect("/?token=ok").await;
+    assert_eq!(next_data(&mut ws).await, Some(WsMessage::text("welcome")));
+    assert_eq!(close_code(&mut ws).await, Some(1000));
+    drop(ws);
+    srv.stop().await;
+}
+
+/// A view that panics after accepting closes with 1011; the server serves the next
+/// connection.
+#[tokio::test]
+async fn panicking_view_closes_1011_and_server_continues() {
+    async fn explode(mut req: Request) -> Response {
+        let ws = req.websocket().expect("websocket");
+        if ws.wait().await.is_some() {
+            panic!("view failed on purpose");
+        }
+        Response::empty()
+    }
+    let srv = start(
+        App::new()
+            .route("/explode", require_websocket(explode))
+            .route("/echo", require_websocket(echo_all)),
+    )
+    .await;
+    let mut ws = srv.connect("/explode").await;
+    send_text(&mut ws, "trigger").await;
+    assert_eq!(close_code(&mut ws).await, Some(1011));
+    let mut ok = srv.connect("/echo").await;
+    send_text(&mut ok, "still here").await;
+    assert_eq!(
+        next_data(&mut ok).await,
+        Some(WsMessage::text("still here"))
+    );
+    drop((ws, ok));
+    srv.stop().await;
+}
+
+/// Pings are answered and the peer's close is completed while the view is busy
+/// elsewhere and never reads.
+#[tokio::test]
+async fn control_frames_are_served_while_the_view_is_busy() {
+    let (release_tx, release_rx) = oneshot::channel::<()>();
+    let release_rx = Arc::new(Mutex::new(Some(release_rx)));
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let srv = start(App::new().route(
+        "/",
+        require_websocket(move |mut req: Request| {
+            let release = release_rx.lock().expect("lock").take();
+            let done_tx = done_tx.clone();
+            async move {
+                let ws = req.websocket().expect("websocket");
+                let _ = ws.send("only sending").await;
+                if let Some(release) = release {
+                    let _ = release.await; // busy: not reading the socket
+                }
+                let _ = done_tx.send((ws.is_closed(), ws.close_cause()));
+                Response::empty()
+            }
+        }),
+    ))
+    .await;
+    let mut ws = srv.connect("/").await;
+    assert_eq!(
+        next_data(&mut ws).await,
+        Some(WsMessage::text("only sending"))
+    );
+    within(ws.send(WsMessage::Ping("are you there".into())))
+        .await
+        .expect("ping");
+    match within(ws.next()).await {
+        Some(Ok(WsMessage::Pong(p))) => assert_eq!(&p[..], b"are you there"),
+        other => panic!("expected a pong, got {other:?}"),
+    }
+    within(ws.close(None)).await.expect("close");
+    // The server completes the closing handshake without the view.
+    match within(ws.next()).await {
+        Some(Ok(WsMessage::Close(_))) | None => {}
+        other => panic!("expected the close reply, got {other:?}"),
+    }
+    release_tx.send(()).expect("release");
+    let (closed, cause) = within(done_rx.recv()).await.expect("done");
+    assert!(closed);
+    assert!(matches!(cause, Some(CloseCause::Peer { .. })), "{cause:?}");
+    drop(ws);
+    srv.stop().await;
+}
+
+/// Other tasks send through the cloneable sender while the view waits.
+#[tokio::test]
+async fn sender_handle_pushes_from_another_task() {
+    async fn pusher(mut req: Request) -> Response {
+        let ws = req.websocket().expect("websocket");
+        let sender = ws.sender();
+        let other = sender.clone();
+        assert!(sender.same_connection(&other));
+        let task = tokio::spawn(async move {
+            for i in 0..5 {
+                other.send(format!("push {i}")).await.expect("push");
+            }
+            other.close(4002, "pushed all").await.expect("close");
+        });
+        while ws.wait().await.is_some() {}
+        let _ = task.await;
+        assert!(sender.send("late").await.is_err() || ws.is_closed());
+        Response::empty()
+    }
+    let srv = start(App::new().route("/", require_websocket(pusher))).await;
+    let mut ws = srv.connect("/").await;
+    for i in 0..5 {
+        let expected = format!("push {i}");
+        assert_eq!(next_data(&mut ws).await, Some(WsMessage::text(expected)));
+    }
+    assert_eq!(close_code(&mut ws).await, Some(4002));
+    drop(ws);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn oversize_message_closes_1009_and_invalid_utf8_closes_1007() {
+    let mut settings = Settings::default();
+    settings.max_message_size = 1024;
+    settings.max_frame_size = 1024;
+    let srv = start(
+        App::new()
+            .settings(settings)
+            .route("/", require_websocket(echo_all)),
+    )
+    .await;
+    let mut ws = srv.connect("/").await;
+    send_text(&mut ws, "small is fine").await;
+    assert_eq!(
+        next_data(&mut ws).await,
+        Some(WsMessage::text("small is fine"))
+    );
+    within(ws.send(WsMessage::binary(vec![7u8; 4096])))
+        .await
+        .expect("send");
+    assert_eq!(close_code(&mut ws).await, Some(1009));
+
+    let mut ws = srv.connect("/").await;
+    let bad = Frame::message(vec![0xC3u8, 0x28], OpCode::Data(Data::Text), true);
+    within(ws.send(WsMessage::Frame(bad))).await.expect("send");
+    assert_eq!(close_code(&mut ws).await, Some(1007));
+    drop(ws);
+    srv.stop().await;
+}
+
+/// Subprotocols: the first one the client offered that the view speaks.
+#[tokio::test]
+async fn subprotocol_is_negotiated_in_client_order() {
+    async fn which(mut req: Request) -> Response {
+        let ws = req.websocket().expect("websocket");
+        let p = ws.protocol().unwrap_or("none").to_owned();
+        let _ = ws.send(p).await;
+        while ws.wait().await.is_some() {}
+        Response::empty()
+    }
+    let srv = start(App::new().route(
+        "/",
+        require_websocket(which).protocols(["chat.v2", "chat.v1"]),
+    ))
+    .await;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = srv.url("/").into_client_request().expect("request");
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "other, chat.v1, chat.v2".parse().expect("header"),
+    );
+    let (mut ws, resp) = within(tokio_tungstenite::connect_async(req))
+        .await
+        .expect("handshake");
+    assert_eq!(resp.headers()["sec-websocket-protocol"], "chat.v1");
+    assert_eq!(next_data(&mut ws).await, Some(WsMessage::text("chat.v1")));
+    within(ws.close(None)).await.expect("close");
+
+    let mut ws = srv.connect("/").await; // offers none
+    assert_eq!(next_data(&mut ws).await, Some(WsMessage::text("none")));
+    within(ws.close(None)).await.expect("close");
+    drop(ws);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn origin_allow_list_refuses_others_with_403() {
+    let mut settings = Settings::default();
+    settings.allowed_origins = Some(vec!["https://good.example".to_owned()]);
+    let srv = start(
+        App::new()
+            .settings(settings)
+            .route("/", require_websocket(echo_all)),
+    )
+    .await;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    for (origin, ok) in [
+        ("https://good.example", true),
+        ("https://evil.example", false),
+    ] {
+        let mut req = srv.url("/").into_client_request().expect("request");
+        req.headers_mut()
+            .insert("origin", origin.parse().expect("header"));
+        match within(tokio_tungstenite::connect_async(req)).await {
+            Ok((ws, _)) => {
+                assert!(ok, "{origin} should be refused");
+                drop(ws);
+            }
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                assert!(!ok, "{origin} should pass");
+                assert_eq!(resp.status(), 403);
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    srv.stop().await;
+}
+
+/// An accept_websocket view serves HTTP too, and `accept()` can be called explicitly.
+#[tokio::test]
+async fn accept_websocket_serves_both_and_explicit_accept_works() {
+    async fn both(mut req: Request) -> Response {
+        match req.websocket() {
+            None => Response::text("plain"),
+            Some(ws) => {
+                ws.accept().await.expect("accept");
+                ws.accept().await.expect("accept twice is a no-op");
+                let _ = ws.send(Message::binary(vec![1u8, 2])).await;
+                while ws.wait().await.is_some() {}
+                Response::empty()
+            }
+        }
+    }
+    let srv = start(App::new().route("/", accept_websocket(both))).await;
+    assert_eq!(srv.get("/").await, (200, "plain".to_owned()));
+    let mut ws = srv.connect("/").await;
+    assert_eq!(
+        next_data(&mut ws).await,
+        Some(WsMessage::binary(vec![1u8, 2]))
+    );
+    within(ws.close(None)).await.expect("close");
+    drop(ws);
+    srv.stop().await;
+}
+
+/// Shutdown closes open WebSockets with 1001; the view sees `wait() == None`.
+#[tokio::test]
+async fn shutdown_closes_websockets_with_1001() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let srv = start(App::new().route(
+        "/",
+        require_websocket(move |mut req: Request| {
+            let tx = tx.clone();
+            async move {
+                let ws = req.websocket().expect("websocket");
+                let _ = ws.send("ready").await;
+                while ws.wait().await.is_some() {}
+                let _ = tx.send(ws.close_cause());
+                Response::empty()
+            }
+        }),
+    ))
+    .await;
+    let mut ws = srv.connect("/").await;
+    assert_eq!(next_data(&mut ws).await, Some(WsMessage::text("ready")));
+    let stopping = tokio::spawn(srv.stop());
+    assert_eq!(close_code(&mut ws).await, Some(1001));
+    // Polling again sends the client's close reply and sees the server hang up.
+    assert!(within(ws.next()).await.is_none_or(|r| r.is_err()));
+    let cause = within(rx.recv()).await.expect("view ended");
+    assert_eq!(
+        cause,
+        Some(CloseCause::Server {
+            code: CloseCode::Away
+        })
+    );
+    within(stopping).await.expect("stopped");
+}
+
+/// A peer that never answers our close cannot hold the connection: after
+/// `close_timeout` the view's wait ends anyway.
+#[tokio::test]
+async fn unanswered_close_is_dropped_after_close_timeout() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut settings = Settings::default();
+    settings.close_timeout = std::time::Duration::from_millis(200);
+    let srv = start(App::new().settings(settings).route(
+        "/",
+        require_websocket(move |mut req: Request| {
+            let tx = tx.clone();
+            async move {
+                let ws = req.websocket().expect("websocket");
+                let _ = ws.close(4003, "going").await;
+                while ws.wait().await.is_some() {}
+                let _ = tx.send(ws.close_cause());
+                Response::empty()
+            }
+        }),
+    ))
+    .await;
+    // Raw TCP: reads the close frame but never answers it.
+    let (head, mut rest, mut tcp) = srv.raw_head(&support::upgrade_request("/", "")).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let cause = within(rx.recv()).await.expect("view ended");
+    assert_eq!(
+        cause,
+        Some(CloseCause::Server {
+            code: CloseCode::Library(4003)
+        })
+    );
+    use tokio::io::AsyncReadExt;
+    within(tcp.read_to_end(&mut rest))
+        .await
+        .expect("server hung up");
+    assert_eq!(
+        &rest[..2],
+        &[0x88, 7],
+        "a close frame with code 4003 and reason"
+    );
+    srv.stop().await;
+}
+
+/// Many pipelined messages come back complete and in order (the batching path).
+#[tokio::test]
+async fn pipelined_messages_come_back_in_order() {
+    let srv = start(App::new().route("/", require_websocket(echo_all))).await;
+    let mut ws = srv.connect("/").await;
+    let n = 2000;
+    let (mut write, mut read) = ws.split();
+    let writer = tokio::spawn(async move {
+        for i in 0..n {
+            write
+                .feed(WsMessage::text(i.to_string()))
+                .await
+                .expect("feed");
+        }
+        write.flush().await.expect("flush");
+        write
+    });
+    for i in 0..n {
+        match within(read.next()).await {
+            Some(Ok(WsMessage::Text(t))) => assert_eq!(t.as_str(), i.to_string()),
+            other => panic!("at {i}: {other:?}"),
+        }
+    }
+    let write = within(writer).await.expect("writer");
+    ws = write.reunite(read).expect("reunite");
+    within(ws.close(None)).await.expect("close");
+    drop(ws);
+    srv.stop().await;
+}
+
+/// The connection's peer dropping the TCP without a close: the view's wait ends with
+/// `ConnectionLost`.
+#[tokio::test]
+async fn dropped_connection_ends_wait_with_connection_lost() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let srv = start(App::new().route(
+        "/",
+        require_websocket(move |mut req: Request| {
+            let tx = tx.clone();
+            async move {
+                let ws = req.websocket().expect("websocket");
+                let _ = ws.send("ready").await;
+                while ws.wait().await.is_some() {}
+                let _ = tx.send(ws.close_cause());
+                Response::empty()
+            }
+        }),
+    ))
+    .await;
+    let mut ws = srv.connect("/").await;
+    assert_eq!(next_data(&mut ws).await, Some(WsMessage::text("ready")));
+    drop(ws); // no close frame
+    let cause = within(rx.recv()).await.expect("view ended");
+    assert_eq!(cause, Some(CloseCause::ConnectionLost));
+    srv.stop().await;
+}
