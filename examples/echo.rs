@@ -56,6 +56,15 @@ async fn echo_all(mut req: Request) -> Response {
     }
 }
 
+/// The example's app; the interop test serves the same one.
+pub fn app(settings: Settings) -> App {
+    App::new()
+        .settings(settings)
+        .route("/", accept_websocket(echo_all))
+        .route("/echo", require_websocket(echo_once))
+        .route("/lower", accept_websocket(lower_case))
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let addr = std::env::args()
@@ -64,13 +73,7 @@ async fn main() -> std::io::Result<()> {
     let mut settings = Settings::from_env();
     settings.max_message_size = settings.max_message_size.max(16 << 20);
     settings.max_frame_size = settings.max_frame_size.max(16 << 20);
-    let server = App::new()
-        .settings(settings)
-        .route("/", accept_websocket(echo_all))
-        .route("/echo", require_websocket(echo_once))
-        .route("/lower", accept_websocket(lower_case))
-        .bind(addr.as_str())
-        .await?;
+    let server = app(settings).bind(addr.as_str()).await?;
     let at = server.local_addr();
     println!("wsview echo example serving on http://{at}");
     println!("  ws://{at}/      echo every message (a browser GET gets a page to try it)");
