@@ -175,24 +175,23 @@ pub(crate) struct AppInner {
 }
 
 impl AppInner {
-    /// Runs the chain from middleware `index` on.
+    /// Runs the chain from middleware `index` on. No future of its own: each layer's
+    /// future is the middleware's, so a WebSocket connection keeps one box per layer.
     pub(crate) fn run_from(
-        app: Arc<AppInner>,
+        app: &Arc<AppInner>,
         index: usize,
         req: Request,
     ) -> BoxFuture<'static, Response> {
-        Box::pin(async move {
-            match app.middleware.get(index) {
-                Some(mw) => {
-                    let next = Next {
-                        app: app.clone(),
-                        index: index + 1,
-                    };
-                    mw.call(req, next).await
-                }
-                None => app.endpoint(req).await,
+        match app.middleware.get(index) {
+            Some(mw) => {
+                let next = Next {
+                    app: app.clone(),
+                    index: index + 1,
+                };
+                mw.call(req, next)
             }
-        })
+            None => app.endpoint(req),
+        }
     }
 
     fn endpoint(&self, mut req: Request) -> BoxFuture<'static, Response> {
@@ -260,7 +259,7 @@ impl AppService {
     /// router and view, and returns the response (a panicking view gives 500).
     pub async fn handle(&self, mut req: Request) -> Response {
         req.app.get_or_insert_with(|| self.clone());
-        let fut = AppInner::run_from(self.inner.clone(), 0, req);
+        let fut = AppInner::run_from(&self.inner, 0, req);
         AssertUnwindSafe(fut)
             .catch_unwind()
             .await
@@ -336,28 +335,27 @@ impl hyper::service::Service<hyper::Request<Incoming>> for AppService {
         // A WebSocket request runs in its own task, which outlives this call: the 101
         // goes out when the view first uses the socket, and the task goes on serving it.
         let on_upgrade = hyper::upgrade::on(&mut req);
-        let (reply, outcome) = oneshot::channel();
-        let settings = &self.inner.settings;
-        let shared = Shared::new(
-            reply,
-            on_upgrade,
-            settings.max_queued_messages,
-            settings.sender_capacity,
-        );
-        let chain_shared = shared.clone();
-        let chain = async move {
-            match this.to_request(req).await {
-                Ok(mut req) => {
-                    req.upgrade = Some(chain_shared);
-                    req.app = Some(this.clone());
-                    AppInner::run_from(this.inner.clone(), 0, req).await
-                }
-                Err(refusal) => refusal,
-            }
-        };
-        let task = ConnTask::new(Box::pin(chain), shared, settings, self.tracker.clone());
-        tokio::spawn(task);
         Box::pin(async move {
+            let mut request = match this.to_request(req).await {
+                Ok(request) => request,
+                Err(refusal) => return Ok(refusal.into_hyper()),
+            };
+            // The view may hold the request for the connection's life: detach it from
+            // hyper's read buffer, which its header values would otherwise pin.
+            request.detach_from_read_buffer();
+            let (reply, outcome) = oneshot::channel();
+            let settings = &this.inner.settings;
+            let shared = Shared::new(
+                reply,
+                on_upgrade,
+                settings.max_queued_messages,
+                settings.sender_capacity,
+            );
+            request.upgrade = Some(shared.clone());
+            request.app = Some(this.clone());
+            let chain = AppInner::run_from(&this.inner, 0, request);
+            let task = ConnTask::new(chain, shared, settings, this.tracker.clone());
+            tokio::spawn(task);
             Ok(match outcome.await {
                 Ok(Outcome::Accept(switching)) => switching,
                 Ok(Outcome::Done(resp)) => resp.into_hyper(),

@@ -95,14 +95,20 @@ pub(crate) fn engine_config(settings: &Settings) -> WebSocketConfig {
         .max_frame_size(Some(settings.max_frame_size))
 }
 
-fn make_engine(upgraded: hyper::upgrade::Upgraded, config: WebSocketConfig) -> Option<Engine> {
+/// The engine, and whether it starts with bytes hyper had already read.
+fn make_engine(
+    upgraded: hyper::upgrade::Upgraded,
+    config: WebSocketConfig,
+) -> Option<(Engine, bool)> {
     let (transport, leftover) = match upgraded.downcast::<TokioIo<TcpStream>>() {
         Ok(parts) => (Transport::Tcp(parts.io.into_inner()), parts.read_buf),
         Err(upgraded) => (Transport::Other(TokioIo::new(upgraded)), Bytes::new()),
     };
     // Both constructors finish on their first poll; they are async only by signature.
     if leftover.is_empty() {
-        WebSocketStream::from_raw_socket(transport, Role::Server, Some(config)).now_or_never()
+        WebSocketStream::from_raw_socket(transport, Role::Server, Some(config))
+            .now_or_never()
+            .map(|engine| (engine, false))
     } else {
         WebSocketStream::from_partially_read(
             transport,
@@ -111,6 +117,7 @@ fn make_engine(upgraded: hyper::upgrade::Upgraded, config: WebSocketConfig) -> O
             Some(config),
         )
         .now_or_never()
+        .map(|engine| (engine, true))
     }
 }
 
@@ -247,6 +254,7 @@ impl Drop for ConnTask {
         inner.outgoing = None;
         inner.cause.get_or_insert(CloseCause::ConnectionLost);
         inner.after_read();
+        inner.after_write();
     }
 }
 
@@ -279,7 +287,7 @@ impl Future for ConnTask {
                         again = true;
                     }
                     Err(panic) => {
-                        let what = panic_message(&panic);
+                        let what = crate::app::panic_text(&panic);
                         tracing::error!(panic = %what, "websocket view panicked; closing with 1011");
                         this.view = None;
                         this.view_finished(None);
@@ -297,8 +305,10 @@ impl Future for ConnTask {
                     inner.queue_close(code, "");
                 }
             }
+            let drained = drain_outgoing(&mut inner, cx, this.view.is_none());
             if let Some(code) = this.final_code {
-                if !inner.peer_closed && !inner.read_done {
+                // What other tasks queued before the view returned goes out first.
+                if drained && !inner.peer_closed && !inner.read_done {
                     inner.queue_close(code, "");
                 }
             }
@@ -316,6 +326,7 @@ impl Future for ConnTask {
                 inner.read_done = true;
                 inner.pending_error = None;
                 inner.after_read();
+                inner.after_write();
                 again = true; // let the view see the end
             }
             if this.view.is_none() && (timed_out || matches!(inner.phase, Phase::Ended)) {
@@ -326,16 +337,6 @@ impl Future for ConnTask {
                 return Poll::Pending;
             }
         }
-    }
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_owned()
     }
 }
 
@@ -351,8 +352,9 @@ fn drive_in(inner: &mut Inner, cx: &mut Context<'_>, config: &WebSocketConfig) -
                 return false;
             }
             Poll::Ready(Ok(upgraded)) => match make_engine(upgraded, *config) {
-                Some(engine) => {
+                Some((engine, buffered)) => {
                     inner.phase = Phase::Open(Box::new(engine));
+                    inner.read_blocked = !buffered;
                     inner.after_read(); // an `accept` polled elsewhere
                 }
                 None => {
@@ -375,8 +377,17 @@ fn drive_in(inner: &mut Inner, cx: &mut Context<'_>, config: &WebSocketConfig) -
         let Phase::Open(engine) = &mut inner.phase else {
             break;
         };
+        if inner.read_blocked {
+            if let Transport::Tcp(tcp) = engine.get_ref() {
+                if tcp.poll_read_ready(cx).is_pending() {
+                    break;
+                }
+            }
+        }
         use tokio_tungstenite::tungstenite::Message as M;
-        match Pin::new(&mut **engine).poll_next(cx) {
+        let polled = Pin::new(&mut **engine).poll_next(cx);
+        inner.read_blocked = polled.is_pending();
+        match polled {
             Poll::Pending => break,
             Poll::Ready(Some(Ok(msg))) => match msg {
                 M::Text(t) => {
@@ -443,48 +454,76 @@ fn on_read_error(inner: &mut Inner, e: WsError) {
     inner.pending_error = Some((code, detail));
 }
 
-/// Moves other tasks' messages into the engine and writes everything out. Ends the
-/// engine once reading is over and the last bytes are written.
+/// Moves other tasks' messages into the engine, while it takes them. Once the view has
+/// finished (`finishing`), no new message is accepted and what was queued is drained.
+/// Returns true when nothing is left queued.
+fn drain_outgoing(inner: &mut Inner, cx: &mut Context<'_>, finishing: bool) -> bool {
+    let Phase::Open(engine) = &mut inner.phase else {
+        return true;
+    };
+    let Some((_, rx)) = &mut inner.outgoing else {
+        return true;
+    };
+    if finishing {
+        rx.close();
+    }
+    let mut engine = Pin::new(&mut **engine);
+    let mut failed = false;
+    let mut drained = false;
+    while !(inner.close_queued || inner.peer_closed) {
+        match engine.as_mut().poll_ready(cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(_)) => {
+                failed = true;
+                break;
+            }
+            Poll::Pending => break,
+        }
+        match rx.poll_recv(cx) {
+            Poll::Ready(Some(Outgoing::Message(m))) => {
+                if engine.as_mut().start_send(m.into_tungstenite()).is_err() {
+                    failed = true;
+                    break;
+                }
+            }
+            Poll::Ready(Some(Outgoing::Close(code, reason))) => {
+                let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                    code,
+                    reason: reason.into(),
+                };
+                inner.close_queued = true;
+                inner.cause.get_or_insert(CloseCause::Server { code });
+                let close = tokio_tungstenite::tungstenite::Message::Close(Some(frame));
+                if engine.as_mut().start_send(close).is_err() {
+                    failed = true;
+                }
+                break;
+            }
+            Poll::Ready(None) => {
+                drained = true;
+                break;
+            }
+            Poll::Pending => {
+                drained = !finishing;
+                break;
+            }
+        }
+    }
+    if failed {
+        inner.read_done = true;
+        inner.cause.get_or_insert(CloseCause::ConnectionLost);
+    }
+    drained || inner.close_queued || inner.peer_closed || failed
+}
+
+/// Writes everything out. Ends the engine once reading is over and the last bytes are
+/// written.
 fn drive_out(inner: &mut Inner, cx: &mut Context<'_>) {
     let Phase::Open(engine) = &mut inner.phase else {
         return;
     };
     let mut engine = Pin::new(&mut **engine);
     let mut failed = false;
-    if let Some((_, rx)) = &mut inner.outgoing {
-        while !(inner.close_queued || inner.peer_closed) {
-            match engine.as_mut().poll_ready(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(_)) => {
-                    failed = true;
-                    break;
-                }
-                Poll::Pending => break,
-            }
-            match rx.poll_recv(cx) {
-                Poll::Ready(Some(Outgoing::Message(m))) => {
-                    if engine.as_mut().start_send(m.into_tungstenite()).is_err() {
-                        failed = true;
-                        break;
-                    }
-                }
-                Poll::Ready(Some(Outgoing::Close(code, reason))) => {
-                    let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
-                        code,
-                        reason: reason.into(),
-                    };
-                    inner.close_queued = true;
-                    inner.cause.get_or_insert(CloseCause::Server { code });
-                    let close = tokio_tungstenite::tungstenite::Message::Close(Some(frame));
-                    if engine.as_mut().start_send(close).is_err() {
-                        failed = true;
-                    }
-                    break;
-                }
-                Poll::Ready(None) | Poll::Pending => break,
-            }
-        }
-    }
     let flushed = match engine.as_mut().poll_flush(cx) {
         Poll::Ready(Ok(())) => true,
         Poll::Ready(Err(_)) => {
@@ -496,6 +535,9 @@ fn drive_out(inner: &mut Inner, cx: &mut Context<'_>) {
     if failed {
         inner.read_done = true;
         inner.cause.get_or_insert(CloseCause::ConnectionLost);
+    }
+    if flushed {
+        inner.after_write();
     }
     if inner.read_done && flushed && inner.pending_error.is_none() {
         // Dropping the engine closes the TCP connection: the server closes first

@@ -1,6 +1,6 @@
 //! The RFC 6455 opening handshake, as pure functions: no I/O.
 //!
-//! [`WebSocketMiddleware`](crate::WebSocketMiddleware) calls [`validate`] on every
+//! [`WebSocketMiddleware`](crate::WebSocketMiddleware) validates every
 //! request whose `Upgrade` header names `websocket`; a failure becomes a 400 (or a 426
 //! for an unsupported `Sec-WebSocket-Version`) whose body is the error's message.
 //! Nothing a client sends can make these functions panic.

@@ -42,9 +42,29 @@ use crate::websocket::WebSocket;
 /// view's return value once the connection has ended (so timing middleware measures
 /// the connection's life); a middleware that answers without calling `next` refuses
 /// the upgrade with its response.
+///
+/// A middleware with state implements the trait; its future owns what it needs (clone an
+/// `Arc` of the state into it), because a WebSocket request's future lives as long as
+/// the connection:
+///
+/// ```
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use std::sync::Arc;
+/// use wsview::{BoxFuture, Middleware, Next, Request, Response};
+///
+/// #[derive(Default)]
+/// struct CountRequests(Arc<AtomicU64>);
+///
+/// impl Middleware for CountRequests {
+///     fn call(&self, req: Request, next: Next) -> BoxFuture<'static, Response> {
+///         self.0.fetch_add(1, Ordering::Relaxed);
+///         next.run(req) // no async block needed when nothing runs after the view
+///     }
+/// }
+/// ```
 pub trait Middleware: Send + Sync + 'static {
     /// Handles one request; call `next.run(req)` to go on to the rest of the chain.
-    fn call<'a>(&'a self, req: Request, next: Next) -> BoxFuture<'a, Response>;
+    fn call(&self, req: Request, next: Next) -> BoxFuture<'static, Response>;
 }
 
 impl<F, Fut> Middleware for F
@@ -52,7 +72,7 @@ where
     F: Fn(Request, Next) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Response> + Send + 'static,
 {
-    fn call<'a>(&'a self, req: Request, next: Next) -> BoxFuture<'a, Response> {
+    fn call(&self, req: Request, next: Next) -> BoxFuture<'static, Response> {
         Box::pin(self(req, next))
     }
 }
@@ -65,8 +85,8 @@ pub struct Next {
 
 impl Next {
     /// Runs the rest of the chain.
-    pub fn run(self, req: Request) -> impl Future<Output = Response> + Send + 'static {
-        AppInner::run_from(self.app, self.index, req)
+    pub fn run(self, req: Request) -> BoxFuture<'static, Response> {
+        AppInner::run_from(&self.app, self.index, req)
     }
 
     /// The app's settings.
@@ -101,13 +121,13 @@ impl WebSocketMiddleware {
 }
 
 impl Middleware for WebSocketMiddleware {
-    fn call<'a>(&'a self, mut req: Request, next: Next) -> BoxFuture<'a, Response> {
+    fn call(&self, mut req: Request, next: Next) -> BoxFuture<'static, Response> {
         if req.wants_upgrade() && req.websocket.is_none() {
             if let Err(refusal) = prepare(&mut req, next.settings()) {
                 return Box::pin(std::future::ready(*refusal));
             }
         }
-        Box::pin(next.run(req))
+        next.run(req)
     }
 }
 

@@ -173,6 +173,23 @@ impl Request {
         self.websocket.take()
     }
 
+    /// Copies the URI and header values into allocations of their own. hyper parses
+    /// them as slices of its connection read buffer (8 KiB or more); a request that
+    /// outlives the HTTP exchange would keep that whole buffer alive.
+    pub(crate) fn detach_from_read_buffer(&mut self) {
+        if let Ok(uri) = Uri::try_from(self.uri.to_string()) {
+            self.uri = uri;
+        }
+        let mut headers = HeaderMap::with_capacity(self.headers.len());
+        for (name, value) in self.headers.iter() {
+            if let Ok(mut copy) = http::HeaderValue::from_bytes(value.as_bytes()) {
+                copy.set_sensitive(value.is_sensitive());
+                headers.append(name.clone(), copy);
+            }
+        }
+        self.headers = headers;
+    }
+
     /// Whether the request asks for a WebSocket upgrade, valid or not.
     pub(crate) fn wants_upgrade(&self) -> bool {
         crate::handshake::is_upgrade_request(&self.headers)

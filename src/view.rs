@@ -23,11 +23,14 @@ impl<F, Fut, R> ViewFn for F
 where
     F: Fn(Request) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = R> + Send + 'static,
-    R: IntoResponse,
+    R: IntoResponse + 'static,
 {
     fn call(&self, req: Request) -> BoxFuture<'static, Response> {
-        let fut = self(req);
-        Box::pin(async move { fut.await.into_response() })
+        // `map`, not an async block: awaiting a captured future would store it twice.
+        Box::pin(futures_util::FutureExt::map(
+            self(req),
+            IntoResponse::into_response,
+        ))
     }
 }
 

@@ -156,6 +156,10 @@ pub(crate) struct Inner {
     pub(crate) inbound: VecDeque<Message>,
     /// No more messages will arrive.
     pub(crate) read_done: bool,
+    /// The engine's last read found no complete frame: read again only once the socket
+    /// is readable. Besides a wasted call, a read costs tungstenite a zero-fill of its
+    /// buffer, which an idle connection then keeps resident.
+    pub(crate) read_blocked: bool,
     /// The peer's close frame arrived (tungstenite answers it).
     pub(crate) peer_closed: bool,
     /// This side queued a close frame.
@@ -175,6 +179,9 @@ pub(crate) struct Inner {
     pub(crate) task_waker: Option<Waker>,
     /// A `wait` polled from another task than the connection's.
     pub(crate) reader_waker: Option<Waker>,
+    /// A `send` or `flush` from another task, waiting for the connection task to write:
+    /// the engine keeps one write waker, which the connection task's own flush takes.
+    pub(crate) writer_waker: Option<Waker>,
     pub(crate) outgoing: Option<(mpsc::Sender<Outgoing>, mpsc::Receiver<Outgoing>)>,
     pub(crate) shutdown: bool,
     pub(crate) max_queued: usize,
@@ -193,6 +200,7 @@ impl Shared {
                 phase: Phase::Pending { reply, on_upgrade },
                 inbound: VecDeque::new(),
                 read_done: false,
+                read_blocked: false,
                 peer_closed: false,
                 close_queued: false,
                 pending_error: None,
@@ -203,6 +211,7 @@ impl Shared {
                 polling_view: false,
                 task_waker: None,
                 reader_waker: None,
+                writer_waker: None,
                 outgoing: None,
                 shutdown: false,
                 max_queued: max_queued.max(1),
@@ -283,14 +292,17 @@ impl Inner {
         let _ = Pin::new(&mut **engine).start_send(msg);
     }
 
-    fn wake_reader(&mut self) {
+    pub(crate) fn after_read(&mut self) {
         if let Some(w) = self.reader_waker.take() {
             w.wake();
         }
     }
 
-    pub(crate) fn after_read(&mut self) {
-        self.wake_reader();
+    /// The connection task wrote everything out (or the connection ended).
+    pub(crate) fn after_write(&mut self) {
+        if let Some(w) = self.writer_waker.take() {
+            w.wake();
+        }
     }
 }
 
@@ -437,7 +449,10 @@ impl WebSocket {
             Phase::Open(engine) => {
                 let mut engine = Pin::new(&mut **engine);
                 match engine.as_mut().poll_ready(cx) {
-                    Poll::Pending => return Poll::Pending,
+                    Poll::Pending => {
+                        register_writer(inner, cx);
+                        return Poll::Pending;
+                    }
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Protocol(e))),
                     Poll::Ready(Ok(())) => {}
                 }
@@ -468,9 +483,13 @@ impl WebSocket {
         std::future::poll_fn(|cx| {
             let mut inner = self.shared.lock();
             match &mut inner.phase {
-                Phase::Open(engine) => Pin::new(&mut **engine)
-                    .poll_flush(cx)
-                    .map_err(Error::Protocol),
+                Phase::Open(engine) => {
+                    let flushed = Pin::new(&mut **engine).poll_flush(cx);
+                    if flushed.is_pending() {
+                        register_writer(&mut inner, cx);
+                    }
+                    flushed.map_err(Error::Protocol)
+                }
                 Phase::Ended => Poll::Ready(Ok(())),
                 _ => {
                     inner.start_accept();
@@ -532,7 +551,9 @@ impl WebSocket {
         })
     }
 
-    /// A handle other tasks can send through; see [`WebSocketSender`].
+    /// A handle other tasks can send through; see [`WebSocketSender`]. Taking one does
+    /// not accept the connection: messages sent before the view accepts wait for it,
+    /// and are dropped if the view refuses the upgrade instead.
     pub fn sender(&self) -> WebSocketSender {
         let mut inner = self.shared.lock();
         let capacity = inner.sender_capacity;
@@ -567,6 +588,19 @@ fn register(inner: &mut Inner, cx: &mut Context<'_>) {
         .is_some_and(|w| w.will_wake(cx.waker()));
     if !own {
         inner.reader_waker = Some(cx.waker().clone());
+    }
+}
+
+/// A write from another task waits on the connection task, which wakes it once it has
+/// flushed; the connection task itself needs nothing (it flushes every round).
+fn register_writer(inner: &mut Inner, cx: &mut Context<'_>) {
+    let own = inner
+        .task_waker
+        .as_ref()
+        .is_some_and(|w| w.will_wake(cx.waker()));
+    if !own {
+        inner.writer_waker = Some(cx.waker().clone());
+        inner.poke();
     }
 }
 

@@ -574,3 +574,67 @@ async fn dropped_connection_ends_wait_with_connection_lost() {
     assert_eq!(cause, Some(CloseCause::ConnectionLost));
     srv.stop().await;
 }
+
+/// A WebSocket moved into another task keeps working under back-pressure: its writes
+/// wait on the connection task's flush and are woken by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_used_from_another_task_survives_back_pressure() {
+    const N: usize = 2000;
+    async fn mover(mut req: Request) -> Response {
+        let mut ws = req.take_websocket().expect("websocket");
+        let task = tokio::spawn(async move {
+            for i in 0..N {
+                let mut payload = vec![0u8; 8192];
+                payload[..8].copy_from_slice(&(i as u64).to_be_bytes());
+                ws.send(payload).await.expect("send");
+            }
+            ws.flush().await.expect("flush");
+            while ws.wait().await.is_some() {}
+        });
+        let _ = task.await;
+        Response::empty()
+    }
+    let srv = start(App::new().route("/", require_websocket(mover))).await;
+    let mut ws = srv.connect("/").await;
+    for i in 0..N {
+        match next_data(&mut ws).await {
+            Some(WsMessage::Binary(b)) => {
+                assert_eq!(b.len(), 8192);
+                assert_eq!(
+                    u64::from_be_bytes(b[..8].try_into().expect("8 bytes")),
+                    i as u64
+                );
+            }
+            other => panic!("message {i}: {other:?}"),
+        }
+    }
+    within(ws.close(None)).await.expect("close");
+    drop(ws);
+    srv.stop().await;
+}
+
+/// Messages other tasks queued before the view returned are delivered before its 1000.
+#[tokio::test]
+async fn sender_messages_queued_before_return_are_delivered() {
+    async fn push_and_return(mut req: Request) -> Response {
+        let ws = req.websocket().expect("websocket");
+        ws.accept().await.expect("accept"); // a sender alone does not accept
+        let sender = ws.sender();
+        let task = tokio::spawn(async move {
+            for i in 0..10 {
+                sender.send(format!("queued {i}")).await.expect("queue");
+            }
+        });
+        let _ = task.await;
+        Response::empty() // returns with all ten still queued
+    }
+    let srv = start(App::new().route("/", require_websocket(push_and_return))).await;
+    let mut ws = srv.connect("/").await;
+    for i in 0..10 {
+        let expected = format!("queued {i}");
+        assert_eq!(next_data(&mut ws).await, Some(WsMessage::text(expected)));
+    }
+    assert_eq!(close_code(&mut ws).await, Some(1000));
+    drop(ws);
+    srv.stop().await;
+}
