@@ -61,9 +61,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod api_socket;
 mod app;
+pub mod blocking;
 mod connection;
 mod error;
+mod handler;
 pub mod handshake;
 mod message;
 mod middleware;
@@ -75,8 +78,14 @@ mod settings;
 mod view;
 mod websocket;
 
+pub use api_socket::{
+    api_socket, ApiContext, ApiMessage, ApiSocket, MessageError, MessageErrorKind, VirtualRequest,
+};
 pub use app::{App, AppService, BuildError};
 pub use error::Error;
+pub use handler::{
+    handler_view, CloseReason, Handler, HandlerContext, HandlerError, Namespaces, Opened,
+};
 pub use message::{CloseCause, CloseCode, Message, Utf8Bytes};
 pub use middleware::{Middleware, Next, WebSocketMiddleware};
 pub use request::{Request, RequestBuilder};
