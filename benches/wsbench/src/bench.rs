@@ -53,7 +53,13 @@ pub struct Scenario {
 
 pub fn scenario(id: ScenarioId, idle_conns: usize) -> Scenario {
     let (title, conns, depth, payload, binary) = match id {
-        ScenarioId::A => ("64 B text, 64 connections, 1 in flight each", 64, 1, 64, false),
+        ScenarioId::A => (
+            "64 B text, 64 connections, 1 in flight each",
+            64,
+            1,
+            64,
+            false,
+        ),
         ScenarioId::B => (
             "64 B text, 64 connections, 16 in flight each (pipelined)",
             64,
@@ -122,11 +128,8 @@ fn free_port() -> u16 {
 /// Starts the server pinned to `SERVER_CORE` and waits (bounded) until it accepts.
 pub fn start_server(spec: &ServerSpec, pin: bool) -> Result<ServerProc, String> {
     let addr: SocketAddr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let log_path = std::env::temp_dir().join(format!(
-        "wsbench-{}-{}.log",
-        std::process::id(),
-        spec.name
-    ));
+    let log_path =
+        std::env::temp_dir().join(format!("wsbench-{}-{}.log", std::process::id(), spec.name));
     let log = File::create(&log_path).map_err(|e| format!("create {log_path:?}: {e}"))?;
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args)
@@ -170,7 +173,10 @@ pub fn start_server(spec: &ServerSpec, pin: bool) -> Result<ServerProc, String> 
         std::thread::sleep(Duration::from_millis(25));
     }
     let _ = proc.child.kill();
-    Err(format!("{} did not accept on {addr} within 10 s", spec.name))
+    Err(format!(
+        "{} did not accept on {addr} within 10 s",
+        spec.name
+    ))
 }
 
 /// One throughput measurement.
@@ -181,6 +187,8 @@ pub struct Tput {
     pub p99_us: f64,
     /// Server process utime + stime over the window, per message.
     pub srv_cpu_us_per_msg: f64,
+    /// Of which utime (the server's own code; the rest is the kernel working for it).
+    pub srv_user_us_per_msg: f64,
     /// irq + softirq time on the server's core per message (mostly loopback delivery
     /// of the server's replies), charged to no process.
     pub softirq_us_per_msg: f64,
@@ -211,9 +219,21 @@ pub enum Outcome {
     Idle(Idle),
 }
 
+impl Outcome {
+    /// Busy time on the two cores that belonged to neither process (% of one core).
+    pub fn foreign_pct(&self) -> f64 {
+        match self {
+            Outcome::Tput(t) => t.foreign_pct,
+            Outcome::Idle(i) => i.foreign_pct,
+        }
+    }
+}
+
 pub struct Timing {
     pub warmup: Duration,
     pub measure: Duration,
+    /// Concurrent handshakes in scenario (d).
+    pub openers: usize,
 }
 
 pub async fn measure_throughput(
@@ -289,6 +309,7 @@ pub async fn measure_throughput(
         p50_us: hist.quantile_us(0.50),
         p99_us: hist.quantile_us(0.99),
         srv_cpu_us_per_msg: u.server.as_secs_f64() * 1e6 / msgs as f64,
+        srv_user_us_per_msg: u.server_user.as_secs_f64() * 1e6 / msgs as f64,
         softirq_us_per_msg: u.core0_irq.as_secs_f64() * 1e6 / msgs as f64,
         srv_cpu_pct: 100.0 * u.server.as_secs_f64() / wall,
         lg_cpu_pct: 100.0 * u.loadgen.as_secs_f64() / wall,
@@ -298,17 +319,22 @@ pub async fn measure_throughput(
     })
 }
 
-/// Concurrent handshakes while opening the idle connections.
-const IDLE_OPENERS: usize = 64;
+/// Default number of concurrent handshakes while opening the idle connections.
+pub const IDLE_OPENERS: usize = 64;
 
-pub async fn measure_idle(proc: &ServerProc, path: &str, n: usize) -> Result<Idle, String> {
+pub async fn measure_idle(
+    proc: &ServerProc,
+    path: &str,
+    n: usize,
+    openers: usize,
+) -> Result<Idle, String> {
     let pid = proc.pid();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let rss_before = sys::proc_rss(pid).map_err(|e| format!("read server status: {e}"))?;
     let snap0 = sys::Snapshot::take(pid).map_err(|e| format!("read server stat: {e}"))?;
 
     let next = Arc::new(AtomicUsize::new(0));
-    let openers: Vec<_> = (0..IDLE_OPENERS.min(n.max(1)))
+    let openers: Vec<_> = (0..openers.clamp(1, n.max(1)))
         .map(|_| {
             let next = next.clone();
             let path = path.to_string();
@@ -375,7 +401,7 @@ pub fn measure_one(
             .await
             .map_err(|e| format!("echo check on {}: {e}", spec.path))?;
         match scn.id {
-            ScenarioId::D => measure_idle(&proc, &spec.path, scn.conns)
+            ScenarioId::D => measure_idle(&proc, &spec.path, scn.conns, timing.openers)
                 .await
                 .map(Outcome::Idle),
             _ => measure_throughput(&proc, &spec.path, scn, timing)

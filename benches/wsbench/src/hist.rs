@@ -97,7 +97,18 @@ mod tests {
 
     #[test]
     fn buckets_round_trip_within_3_percent() {
-        for v in [0u64, 1, 63, 64, 65, 100, 1_000, 12_345, 1_000_000, 987_654_321] {
+        for v in [
+            0u64,
+            1,
+            63,
+            64,
+            65,
+            100,
+            1_000,
+            12_345,
+            1_000_000,
+            987_654_321,
+        ] {
             let back = Hist::value_of(Hist::index(v));
             let err = (back as f64 - v as f64).abs() / (v.max(1) as f64);
             assert!(err <= 0.032, "v={v} back={back}");

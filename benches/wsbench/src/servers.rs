@@ -157,13 +157,13 @@ async fn axum_server(addr: SocketAddr) -> io::Result<()> {
     async fn echo(mut socket: WebSocket) {
         while let Some(Ok(msg)) = socket.recv().await {
             match msg {
-                AxMessage::Text(_) | AxMessage::Binary(_) => {
-                    if socket.send(msg).await.is_err() {
-                        break;
-                    }
-                }
                 AxMessage::Close(_) => break,
-                _ => {}
+                AxMessage::Ping(_) | AxMessage::Pong(_) => {}
+                data => {
+                    let Ok(()) = socket.send(data).await else {
+                        break;
+                    };
+                }
             }
         }
     }

@@ -58,9 +58,9 @@ fn clock_ticks_per_sec() -> u64 {
     }
 }
 
-/// utime + stime of a whole process (all threads), from /proc/PID/stat.
+/// (utime, stime) of a whole process (all threads), from /proc/PID/stat.
 /// Resolution is one clock tick (usually 10 ms).
-pub fn proc_cpu(pid: u32) -> io::Result<Duration> {
+pub fn proc_cpu(pid: u32) -> io::Result<(Duration, Duration)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
     let rest = text
@@ -75,9 +75,9 @@ pub fn proc_cpu(pid: u32) -> io::Result<Duration> {
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| io::Error::other("malformed /proc/PID/stat"))
     };
-    let ticks = num(11)? + num(12)?;
     let hz = clock_ticks_per_sec();
-    Ok(Duration::from_nanos(ticks * 1_000_000_000 / hz))
+    let dur = |ticks: u64| Duration::from_nanos(ticks * 1_000_000_000 / hz);
+    Ok((dur(num(11)?), dur(num(12)?)))
 }
 
 /// CPU time (user + system) of this process, microsecond resolution (getrusage).
@@ -219,14 +219,17 @@ pub fn core_times() -> [CoreTimes; 2] {
 pub struct Snapshot {
     pub at: std::time::Instant,
     pub server: Duration,
+    pub server_user: Duration,
     pub loadgen: Duration,
     pub cores: [CoreTimes; 2],
 }
 
 impl Snapshot {
     pub fn take(server_pid: u32) -> io::Result<Snapshot> {
+        let (user, sys) = proc_cpu(server_pid)?;
         Ok(Snapshot {
-            server: proc_cpu(server_pid)?,
+            server: user + sys,
+            server_user: user,
             loadgen: self_cpu(),
             cores: core_times(),
             at: std::time::Instant::now(),
@@ -240,6 +243,8 @@ pub struct Usage {
     pub wall: Duration,
     /// Server process utime + stime.
     pub server: Duration,
+    /// Server process utime alone: the code in the server, not the kernel's work for it.
+    pub server_user: Duration,
     /// Load generator process utime + stime.
     pub loadgen: Duration,
     /// irq + softirq time on core 0 (the server's core), charged to no process.
@@ -266,6 +271,7 @@ pub fn usage(a: &Snapshot, b: &Snapshot) -> Usage {
     Usage {
         wall,
         server,
+        server_user: d(a.server_user, b.server_user),
         loadgen,
         core0_irq: irq0,
         core0_busy_pct: 100.0 * busy0.as_secs_f64() / w,
