@@ -203,7 +203,7 @@ impl ApiSocket {
 
     /// Serves one connection until the peer closes it.
     async fn serve(&self, mut req: Request) -> Response {
-        let Some(app) = req.app.clone() else {
+        let Some(app) = req.p.app.clone() else {
             tracing::error!("api socket: the request carries no app; refusing the upgrade");
             return Response::internal_error();
         };
@@ -481,7 +481,7 @@ impl Request {
     /// [`AppService::handle_message`]) rather than over HTTP. A virtual request is never
     /// [`is_websocket`](Self::is_websocket).
     pub fn is_virtual(&self) -> bool {
-        self.extensions.get::<VirtualRequest>().is_some()
+        self.p.extensions.get::<VirtualRequest>().is_some()
     }
 }
 
@@ -601,8 +601,8 @@ impl ApiMessage {
             .headers(headers)
             .body(body)
             .build();
-        req.remote_addr = ctx.remote_addr;
-        req.extensions.insert(VirtualRequest {
+        req.p.remote_addr = ctx.remote_addr;
+        req.p.extensions.insert(VirtualRequest {
             id: self.id,
             sender: ctx.sender.clone(),
         });

@@ -197,7 +197,7 @@ impl AppInner {
     fn endpoint(&self, mut req: Request) -> BoxFuture<'static, Response> {
         match self.router.at(req.path()) {
             Some((view, params)) => {
-                req.params = params;
+                req.p.params = params;
                 view.call(req, &self.settings)
             }
             None => Box::pin(std::future::ready(Response::not_found())),
@@ -258,7 +258,7 @@ impl AppService {
     /// Runs a request that did not come from a socket through the middleware chain,
     /// router and view, and returns the response (a panicking view gives 500).
     pub async fn handle(&self, mut req: Request) -> Response {
-        req.app.get_or_insert_with(|| self.clone());
+        req.p.app.get_or_insert_with(|| self.clone());
         let fut = AppInner::run_from(&self.inner, 0, req);
         AssertUnwindSafe(fut)
             .catch_unwind()
@@ -293,13 +293,13 @@ impl AppService {
             Err(_) => return Err(Response::bad_request("Could not read the request body.")),
         };
         let mut req = Request::builder().build();
-        req.method = parts.method;
-        req.uri = parts.uri;
-        req.version = parts.version;
-        req.headers = parts.headers;
-        req.extensions = parts.extensions;
-        req.body = body;
-        req.remote_addr = self.remote_addr;
+        req.p.method = parts.method;
+        req.p.uri = parts.uri;
+        req.p.version = parts.version;
+        req.p.headers = parts.headers;
+        req.p.extensions = parts.extensions;
+        req.p.body = body;
+        req.p.remote_addr = self.remote_addr;
         Ok(req)
     }
 }
@@ -351,8 +351,8 @@ impl hyper::service::Service<hyper::Request<Incoming>> for AppService {
                 settings.max_queued_messages,
                 settings.sender_capacity,
             );
-            request.upgrade = Some(shared.clone());
-            request.app = Some(this.clone());
+            request.p.upgrade = Some(shared.clone());
+            request.p.app = Some(this.clone());
             let chain = AppInner::run_from(&this.inner, 0, request);
             let task = ConnTask::new(chain, shared, settings, this.tracker.clone());
             tokio::spawn(task);

@@ -122,7 +122,7 @@ impl WebSocketMiddleware {
 
 impl Middleware for WebSocketMiddleware {
     fn call(&self, mut req: Request, next: Next) -> BoxFuture<'static, Response> {
-        if req.wants_upgrade() && req.websocket.is_none() {
+        if req.wants_upgrade() && req.p.websocket.is_none() {
             if let Err(refusal) = prepare(&mut req, next.settings()) {
                 return Box::pin(std::future::ready(*refusal));
             }
@@ -134,9 +134,9 @@ impl Middleware for WebSocketMiddleware {
 /// Validates the upgrade and attaches the WebSocket, or returns the refusal.
 fn prepare(req: &mut Request, settings: &Settings) -> Result<(), Box<Response>> {
     let hs = handshake::validate(
-        &req.method,
-        req.version,
-        &req.headers,
+        &req.p.method,
+        req.p.version,
+        &req.p.headers,
         settings.allowed_origins.as_deref(),
     )
     .map_err(|e| {
@@ -146,7 +146,7 @@ fn prepare(req: &mut Request, settings: &Settings) -> Result<(), Box<Response>> 
         }
         Box::new(resp)
     })?;
-    let Some(shared) = req.upgrade.take() else {
+    let Some(shared) = req.p.upgrade.take() else {
         return Err(Box::new(Response::bad_request(
             "This connection cannot be upgraded to a WebSocket.",
         )));
@@ -168,6 +168,6 @@ fn prepare(req: &mut Request, settings: &Settings) -> Result<(), Box<Response>> 
         }
         Err(_) => return Err(Box::new(Response::internal_error())),
     }
-    req.websocket = Some(WebSocket::new(shared, resp, hs.offered_protocols));
+    req.p.websocket = Some(WebSocket::new(shared, resp, hs.offered_protocols));
     Ok(())
 }

@@ -19,7 +19,16 @@ use crate::websocket::{Shared, WebSocket};
 /// assert_eq!(req.query("message").as_deref(), Some("HeLLo there"));
 /// assert!(!req.is_websocket());
 /// ```
+///
+/// A `Request` is a handle to a boxed head: futures that hold one (a view's, each
+/// middleware's, for the life of a WebSocket connection) hold 8 bytes, not the whole
+/// request.
 pub struct Request {
+    pub(crate) p: Box<RequestParts>,
+}
+
+/// What a [`Request`] holds.
+pub(crate) struct RequestParts {
     pub(crate) method: Method,
     pub(crate) uri: Uri,
     pub(crate) version: Version,
@@ -40,45 +49,47 @@ impl Request {
     pub fn builder() -> RequestBuilder {
         RequestBuilder {
             req: Request {
-                method: Method::GET,
-                uri: Uri::from_static("/"),
-                version: Version::HTTP_11,
-                headers: HeaderMap::new(),
-                extensions: Extensions::new(),
-                body: Bytes::new(),
-                params: Vec::new(),
-                remote_addr: None,
-                websocket: None,
-                upgrade: None,
-                app: None,
+                p: Box::new(RequestParts {
+                    method: Method::GET,
+                    uri: Uri::from_static("/"),
+                    version: Version::HTTP_11,
+                    headers: HeaderMap::new(),
+                    extensions: Extensions::new(),
+                    body: Bytes::new(),
+                    params: Vec::new(),
+                    remote_addr: None,
+                    websocket: None,
+                    upgrade: None,
+                    app: None,
+                }),
             },
         }
     }
 
     /// The method.
     pub fn method(&self) -> &Method {
-        &self.method
+        &self.p.method
     }
 
     /// The URI as received (usually path and query).
     pub fn uri(&self) -> &Uri {
-        &self.uri
+        &self.p.uri
     }
 
     /// The path, without the query.
     pub fn path(&self) -> &str {
-        self.uri.path()
+        self.p.uri.path()
     }
 
     /// The raw query string, if any.
     pub fn query_string(&self) -> Option<&str> {
-        self.uri.query()
+        self.p.uri.query()
     }
 
     /// The first value of query parameter `name`, percent-decoded (django's
     /// `request.GET[name]`).
     pub fn query(&self, name: &str) -> Option<String> {
-        let q = self.uri.query()?;
+        let q = self.p.uri.query()?;
         form_urlencoded::parse(q.as_bytes())
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.into_owned())
@@ -86,7 +97,8 @@ impl Request {
 
     /// Every query parameter, decoded, in order.
     pub fn query_pairs(&self) -> Vec<(String, String)> {
-        self.uri
+        self.p
+            .uri
             .query()
             .map(|q| {
                 form_urlencoded::parse(q.as_bytes())
@@ -98,47 +110,48 @@ impl Request {
 
     /// The HTTP version.
     pub fn version(&self) -> Version {
-        self.version
+        self.p.version
     }
 
     /// The headers.
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        &self.p.headers
     }
 
     /// The headers, to change (for middleware).
     pub fn headers_mut(&mut self) -> &mut HeaderMap {
-        &mut self.headers
+        &mut self.p.headers
     }
 
     /// The first value of header `name` if it is text.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
+        self.p.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     /// Values middleware attach for views (an authenticated user, a request id).
     pub fn extensions(&self) -> &Extensions {
-        &self.extensions
+        &self.p.extensions
     }
 
     /// Extensions, to change.
     pub fn extensions_mut(&mut self) -> &mut Extensions {
-        &mut self.extensions
+        &mut self.p.extensions
     }
 
     /// The body.
     pub fn body(&self) -> &Bytes {
-        &self.body
+        &self.p.body
     }
 
     /// The body parsed as JSON.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_slice(&self.body)
+        serde_json::from_slice(&self.p.body)
     }
 
     /// Path parameter `name` from the route (`/socket/{namespace}`).
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
+        self.p
+            .params
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
@@ -146,63 +159,63 @@ impl Request {
 
     /// Every path parameter, in route order.
     pub fn params(&self) -> &[(String, String)] {
-        &self.params
+        &self.p.params
     }
 
     /// The peer's address, when the request came from a socket.
     pub fn remote_addr(&self) -> Option<SocketAddr> {
-        self.remote_addr
+        self.p.remote_addr
     }
 
     /// Whether this is a valid WebSocket request (django-websocket's
     /// `request.is_websocket()`). Set by [`WebSocketMiddleware`](crate::WebSocketMiddleware),
     /// so a middleware placed before it sees `false`.
     pub fn is_websocket(&self) -> bool {
-        self.websocket.is_some()
+        self.p.websocket.is_some()
     }
 
     /// The WebSocket, for a WebSocket request to a view that accepts one; `None` for a
     /// plain HTTP request (django-websocket's `request.websocket`).
     pub fn websocket(&mut self) -> Option<&mut WebSocket> {
-        self.websocket.as_mut()
+        self.p.websocket.as_mut()
     }
 
     /// Takes the WebSocket out of the request, to keep it after the request is
     /// consumed. The connection still closes when the view returns.
     pub fn take_websocket(&mut self) -> Option<WebSocket> {
-        self.websocket.take()
+        self.p.websocket.take()
     }
 
     /// Copies the URI and header values into allocations of their own. hyper parses
     /// them as slices of its connection read buffer (8 KiB or more); a request that
     /// outlives the HTTP exchange would keep that whole buffer alive.
     pub(crate) fn detach_from_read_buffer(&mut self) {
-        if let Ok(uri) = Uri::try_from(self.uri.to_string()) {
-            self.uri = uri;
+        if let Ok(uri) = Uri::try_from(self.p.uri.to_string()) {
+            self.p.uri = uri;
         }
-        let mut headers = HeaderMap::with_capacity(self.headers.len());
-        for (name, value) in self.headers.iter() {
+        let mut headers = HeaderMap::with_capacity(self.p.headers.len());
+        for (name, value) in self.p.headers.iter() {
             if let Ok(mut copy) = http::HeaderValue::from_bytes(value.as_bytes()) {
                 copy.set_sensitive(value.is_sensitive());
                 headers.append(name.clone(), copy);
             }
         }
-        self.headers = headers;
+        self.p.headers = headers;
     }
 
     /// Whether the request asks for a WebSocket upgrade, valid or not.
     pub(crate) fn wants_upgrade(&self) -> bool {
-        crate::handshake::is_upgrade_request(&self.headers)
+        crate::handshake::is_upgrade_request(&self.p.headers)
     }
 }
 
 impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Request")
-            .field("method", &self.method)
-            .field("uri", &self.uri)
-            .field("params", &self.params)
-            .field("websocket", &self.websocket.is_some())
+            .field("method", &self.p.method)
+            .field("uri", &self.p.uri)
+            .field("params", &self.p.params)
+            .field("websocket", &self.p.websocket.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -216,14 +229,14 @@ pub struct RequestBuilder {
 impl RequestBuilder {
     /// Sets the method.
     pub fn method(mut self, method: Method) -> Self {
-        self.req.method = method;
+        self.req.p.method = method;
         self
     }
 
     /// Sets the URI; one that does not parse is logged and the builder keeps `/`.
     pub fn uri(mut self, uri: &str) -> Self {
         match uri.parse() {
-            Ok(u) => self.req.uri = u,
+            Ok(u) => self.req.p.uri = u,
             Err(e) => tracing::warn!(%uri, error = %e, "invalid URI for request builder"),
         }
         self
@@ -231,37 +244,37 @@ impl RequestBuilder {
 
     /// Sets the parsed URI.
     pub fn uri_parsed(mut self, uri: Uri) -> Self {
-        self.req.uri = uri;
+        self.req.p.uri = uri;
         self
     }
 
     /// Adds a header.
     pub fn header(mut self, name: http::HeaderName, value: http::HeaderValue) -> Self {
-        self.req.headers.append(name, value);
+        self.req.p.headers.append(name, value);
         self
     }
 
     /// Replaces all headers.
     pub fn headers(mut self, headers: HeaderMap) -> Self {
-        self.req.headers = headers;
+        self.req.p.headers = headers;
         self
     }
 
     /// Sets the body.
     pub fn body(mut self, body: impl Into<Bytes>) -> Self {
-        self.req.body = body.into();
+        self.req.p.body = body.into();
         self
     }
 
     /// Sets the peer address.
     pub fn remote_addr(mut self, addr: SocketAddr) -> Self {
-        self.req.remote_addr = Some(addr);
+        self.req.p.remote_addr = Some(addr);
         self
     }
 
     /// Sets the HTTP version.
     pub fn version(mut self, version: Version) -> Self {
-        self.req.version = version;
+        self.req.p.version = version;
         self
     }
 
