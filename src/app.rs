@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use bytes::Bytes;
 use futures_util::FutureExt;
@@ -354,8 +355,17 @@ impl hyper::service::Service<hyper::Request<Incoming>> for AppService {
             request.p.upgrade = Some(shared.clone());
             request.p.app = Some(this.clone());
             let chain = AppInner::run_from(&this.inner, 0, request);
-            let task = ConnTask::new(chain, shared, settings, this.tracker.clone());
-            tokio::spawn(task);
+            let mut task = ConnTask::new(chain, shared, settings, this.tracker.clone());
+            // A first poll here lets a view that accepts at once hand over its 101
+            // without a task switch. Wakers it registers point at this task: spawning
+            // polls the task again at once, which registers its own.
+            if let Poll::Ready(()) =
+                std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut task).poll(cx))).await
+            {
+                drop(task);
+            } else {
+                tokio::spawn(task);
+            }
             Ok(match outcome.await {
                 Ok(Outcome::Accept(switching)) => switching,
                 Ok(Outcome::Done(resp)) => resp.into_hyper(),

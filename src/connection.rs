@@ -5,12 +5,10 @@
 //! Each round: complete the upgrade if due, read every available frame into the queue,
 //! poll the view, then write out what the view and other tasks queued, in one write.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -121,36 +119,58 @@ fn make_engine(
     }
 }
 
-/// Every live connection task, so that shutdown can close them with 1001 and wait.
+/// Every live connection task, so that shutdown can close them with 1001 and wait. A
+/// slab: one pointer per connection, slots reused.
 #[derive(Default)]
 pub(crate) struct Tracker {
-    next_id: AtomicU64,
-    live: Mutex<HashMap<u64, Weak<Shared>>>,
+    live: Mutex<Slab>,
     emptied: Notify,
 }
 
+#[derive(Default)]
+struct Slab {
+    slots: Vec<Option<Weak<Shared>>>,
+    free: Vec<usize>,
+    len: usize,
+}
+
 impl Tracker {
-    fn register(&self, shared: &Arc<Shared>) -> u64 {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.lock().insert(id, Arc::downgrade(shared));
-        id
+    fn register(&self, shared: &Arc<Shared>) -> usize {
+        let mut live = self.lock();
+        live.len += 1;
+        let weak = Some(Arc::downgrade(shared));
+        match live.free.pop() {
+            Some(id) => {
+                live.slots[id] = weak;
+                id
+            }
+            None => {
+                live.slots.push(weak);
+                live.slots.len() - 1
+            }
+        }
     }
 
-    fn remove(&self, id: u64) {
+    fn remove(&self, id: usize) {
         let mut live = self.lock();
-        live.remove(&id);
-        if live.is_empty() {
+        if let Some(slot) = live.slots.get_mut(id) {
+            if slot.take().is_some() {
+                live.len -= 1;
+                live.free.push(id);
+            }
+        }
+        if live.len == 0 {
             self.emptied.notify_waiters();
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Weak<Shared>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slab> {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// How many WebSocket connections are live.
     pub(crate) fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().len
     }
 
     /// Asks every live connection to close with 1001, then waits until all ended or
@@ -159,7 +179,13 @@ impl Tracker {
         let emptied = self.emptied.notified();
         tokio::pin!(emptied);
         emptied.as_mut().enable();
-        let live: Vec<Arc<Shared>> = self.lock().values().filter_map(Weak::upgrade).collect();
+        let live: Vec<Arc<Shared>> = self
+            .lock()
+            .slots
+            .iter()
+            .flatten()
+            .filter_map(Weak::upgrade)
+            .collect();
         if live.is_empty() {
             return;
         }
@@ -191,7 +217,7 @@ pub(crate) struct ConnTask {
     /// The close code owed once the view has finished (1000, or 1011 after a panic).
     final_code: Option<CloseCode>,
     tracker: Arc<Tracker>,
-    id: u64,
+    id: usize,
 }
 
 impl ConnTask {

@@ -190,12 +190,24 @@ impl Request {
     /// them as slices of its connection read buffer (8 KiB or more); a request that
     /// outlives the HTTP exchange would keep that whole buffer alive.
     pub(crate) fn detach_from_read_buffer(&mut self) {
-        if let Ok(uri) = Uri::try_from(self.p.uri.to_string()) {
+        // One allocation for the URI and every header value, sliced.
+        let uri = self.p.uri.to_string();
+        let size = uri.len() + self.p.headers.values().map(|v| v.len()).sum::<usize>();
+        let mut buf = bytes::BytesMut::with_capacity(size);
+        buf.extend_from_slice(uri.as_bytes());
+        for value in self.p.headers.values() {
+            buf.extend_from_slice(value.as_bytes());
+        }
+        let buf = buf.freeze();
+        if let Ok(uri) = Uri::from_maybe_shared(buf.slice(..uri.len())) {
             self.p.uri = uri;
         }
+        let mut at = uri.len();
         let mut headers = HeaderMap::with_capacity(self.p.headers.len());
         for (name, value) in self.p.headers.iter() {
-            if let Ok(mut copy) = http::HeaderValue::from_bytes(value.as_bytes()) {
+            let range = at..at + value.len();
+            at = range.end;
+            if let Ok(mut copy) = http::HeaderValue::from_maybe_shared(buf.slice(range)) {
                 copy.set_sensitive(value.is_sensitive());
                 headers.append(name.clone(), copy);
             }

@@ -170,8 +170,9 @@ pub(crate) struct Inner {
     pub(crate) cause: Option<CloseCause>,
     /// Why the upgrade failed, for `accept`'s error.
     pub(crate) upgrade_error: Option<String>,
-    /// The 101 response, built by the middleware, sent on first use.
-    pub(crate) accept_response: Option<hyper::Response<Full<Bytes>>>,
+    /// The 101 response, built by the middleware, sent on first use (boxed: it is dead
+    /// weight in every open connection after that).
+    pub(crate) accept_response: Option<Box<hyper::Response<Full<Bytes>>>>,
     /// Something the connection task must act on happened outside its own poll.
     pub(crate) poked: bool,
     /// True while the connection task polls the view: no need to wake it then.
@@ -250,7 +251,7 @@ impl Inner {
             self.fail_upgrade("no handshake response was prepared".into());
             return;
         };
-        if reply.send(Outcome::Accept(response)).is_err() {
+        if reply.send(Outcome::Accept(*response)).is_err() {
             self.fail_upgrade("the client went away before the handshake".into());
             return;
         }
@@ -312,7 +313,7 @@ impl WebSocket {
         accept_response: hyper::Response<Full<Bytes>>,
         offered: Vec<String>,
     ) -> Self {
-        shared.lock().accept_response = Some(accept_response);
+        shared.lock().accept_response = Some(Box::new(accept_response));
         WebSocket {
             shared,
             offered,
