@@ -580,26 +580,27 @@ impl std::fmt::Debug for WebSocket {
     }
 }
 
-/// Registers the waker of a future waiting on the connection: none is needed when the
-/// connection task itself polls (it runs again whenever anything happens).
-fn register(inner: &mut Inner, cx: &mut Context<'_>) {
-    let own = inner
+/// Whether `cx` belongs to the connection task, which needs no waker registered: it
+/// runs again whenever anything happens, and flushes every round.
+fn polled_by_connection_task(inner: &Inner, cx: &Context<'_>) -> bool {
+    inner
         .task_waker
         .as_ref()
-        .is_some_and(|w| w.will_wake(cx.waker()));
-    if !own {
+        .is_some_and(|w| w.will_wake(cx.waker()))
+}
+
+/// Registers a future waiting for a message from another task.
+fn register(inner: &mut Inner, cx: &mut Context<'_>) {
+    if !polled_by_connection_task(inner, cx) {
         inner.reader_waker = Some(cx.waker().clone());
     }
 }
 
-/// A write from another task waits on the connection task, which wakes it once it has
-/// flushed; the connection task itself needs nothing (it flushes every round).
+/// Registers a write from another task: it waits on the connection task (the engine
+/// keeps one write waker, which the connection task's own flush takes), which wakes it
+/// once it has flushed.
 fn register_writer(inner: &mut Inner, cx: &mut Context<'_>) {
-    let own = inner
-        .task_waker
-        .as_ref()
-        .is_some_and(|w| w.will_wake(cx.waker()));
-    if !own {
+    if !polled_by_connection_task(inner, cx) {
         inner.writer_waker = Some(cx.waker().clone());
         inner.poke();
     }

@@ -207,6 +207,11 @@ pub struct Idle {
     pub rss_before: u64,
     pub rss_after: u64,
     pub rss_per_conn: f64,
+    /// VmRSS after one small message was echoed on every connection (0.5 s later).
+    pub rss_used: u64,
+    /// (rss_used − rss_before) ÷ connections: a connection that exchanged a message and
+    /// went idle again (its read buffer has been touched at least once).
+    pub rss_used_per_conn: f64,
     pub srv_cpu_pct: f64,
     pub lg_cpu_pct: f64,
     pub core0_pct: f64,
@@ -370,6 +375,12 @@ pub async fn measure_idle(
     // Let the server settle, then read its RSS with every connection still open.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_after = sys::proc_rss(pid).map_err(|e| format!("read server status: {e}"))?;
+
+    // Then one small message on every connection, each echo read back, and RSS again:
+    // a connection that never received anything may never have touched its buffers.
+    echo_once_on_each(&mut conns).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_used = sys::proc_rss(pid).map_err(|e| format!("read server status: {e}"))?;
     drop(conns);
     let u = sys::usage(&snap0, &snap1);
     let wall = u.wall.as_secs_f64().max(1e-9);
@@ -379,12 +390,49 @@ pub async fn measure_idle(
         rss_before,
         rss_after,
         rss_per_conn: rss_after.saturating_sub(rss_before) as f64 / n as f64,
+        rss_used,
+        rss_used_per_conn: rss_used.saturating_sub(rss_before) as f64 / n as f64,
         srv_cpu_pct: 100.0 * u.server.as_secs_f64() / wall,
         lg_cpu_pct: 100.0 * u.loadgen.as_secs_f64() / wall,
         core0_pct: u.core0_busy_pct,
         core1_pct: u.core1_busy_pct,
         foreign_pct: u.foreign_pct,
     })
+}
+
+/// Payload of the message sent on every idle connection after the first RSS reading.
+pub const IDLE_ECHO_BYTES: usize = 16;
+/// The echo step of scenario (d) must finish within this.
+const IDLE_ECHO_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Sends one `IDLE_ECHO_BYTES` text message on every connection (all sent first, then
+/// every echo read). Bounded: `conns.len()` writes and reads, `IDLE_ECHO_TIMEOUT` overall.
+/// Fails unless every connection got its echo.
+async fn echo_once_on_each(conns: &mut [client::WsConn]) -> Result<(), String> {
+    let frame = client::client_frame(IDLE_ECHO_BYTES, false);
+    let n = conns.len();
+    let mut echoed = 0usize;
+    let all = async {
+        for c in conns.iter_mut() {
+            use tokio::io::AsyncWriteExt;
+            c.stream.write_all(&frame).await?;
+        }
+        for c in conns.iter_mut() {
+            client::read_messages(c, 1).await?;
+            echoed += 1;
+        }
+        Ok::<_, std::io::Error>(())
+    };
+    match tokio::time::timeout(IDLE_ECHO_TIMEOUT, all).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!(
+            "one echo on each idle connection: {echoed} of {n} echoed, then: {e}"
+        )),
+        Err(_) => Err(format!(
+            "one echo on each idle connection: {echoed} of {n} echoed within {} s",
+            IDLE_ECHO_TIMEOUT.as_secs()
+        )),
+    }
 }
 
 /// Starts the server, checks it echoes, measures, stops it.

@@ -252,6 +252,31 @@ pub async fn drive(conn: WsConn, plan: Arc<LoadPlan>) -> io::Result<ConnResult> 
     Ok(ConnResult { msgs, hist })
 }
 
+/// Reads until `want` complete data messages have arrived on `conn` (counting from what
+/// `conn.leftover` already holds); bytes past the last complete frame are kept in
+/// `leftover`. Unbounded in time: the caller wraps it in a timeout. Bounded in memory
+/// by the largest frame the server sends.
+pub async fn read_messages(conn: &mut WsConn, want: usize) -> io::Result<()> {
+    let mut got = 0;
+    let mut chunk = [0u8; 1024];
+    loop {
+        let (done, used, _) = consume_frames(&conn.leftover)?;
+        got += done;
+        conn.leftover.drain(..used);
+        if got >= want {
+            return Ok(());
+        }
+        let n = conn.stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "server closed the connection",
+            ));
+        }
+        conn.leftover.extend_from_slice(&chunk[..n]);
+    }
+}
+
 /// Sends one message and checks the echo is byte-identical (sanity check per server).
 pub async fn echo_check(addr: SocketAddr, path: &str) -> io::Result<()> {
     let deadline = Duration::from_secs(5);

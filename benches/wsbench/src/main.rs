@@ -412,9 +412,10 @@ fn run(a: RunArgs, argv: &[String]) -> ExitCode {
                         t.foreign_pct
                     ),
                     Ok(bench::Outcome::Idle(i)) => format!(
-                        "{:>7.0} handshakes/s  {:>6.1} KiB/conn  server {:>5.1} µs/handshake  foreign {:>3.0}%",
+                        "{:>7.0} handshakes/s  {:>6.1} KiB/conn ({:.1} after one echo)  server {:>5.1} µs/handshake  foreign {:>3.0}%",
                         i.hs_per_s,
                         i.rss_per_conn / 1024.0,
+                        i.rss_used_per_conn / 1024.0,
                         i.srv_cpu_us_per_hs,
                         i.foreign_pct
                     ),
