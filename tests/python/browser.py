@@ -1,0 +1,72 @@
+"""A real browser against the echo example: Debian's headless Chromium, driven by
+chromedriver through Selenium.
+
+Usage: browser.py BASE_URL   (for example http://127.0.0.1:8000)
+Checks the page at / (type a message, see its echo), then /echo and /lower from the
+page's own JavaScript WebSocket. Exits 0 when every check passes.
+"""
+import sys
+import tempfile
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+LIMIT = 20  # seconds, an upper bound for each awaited event
+
+
+def browser(profile):
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", f"--user-data-dir={profile}"]:
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+# Runs in the page: opens a WebSocket, sends each message, collects the replies and
+# the close code, and hands them back to Selenium.
+SCRIPT = """
+const [url, messages, done] = [arguments[0], arguments[1], arguments[arguments.length - 1]];
+const got = [];
+const ws = new WebSocket(url);
+ws.onopen = () => messages.forEach((m) => ws.send(m));
+ws.onmessage = (e) => {
+  got.push(e.data);
+  if (got.length === messages.length && url.endsWith('/lower')) ws.close(1000);
+};
+ws.onclose = (e) => done({got, code: e.code});
+ws.onerror = () => got.push('error');
+"""
+
+
+def main(base):
+    ws_base = base.replace("http://", "ws://")
+    with tempfile.TemporaryDirectory() as profile:
+        driver = browser(profile)
+        try:
+            driver.set_script_timeout(LIMIT)
+            driver.get(base + "/")
+            wait = WebDriverWait(driver, LIMIT)
+            wait.until(lambda d: d.find_element(By.ID, "status").text == "connected")
+            box = driver.find_element(By.ID, "text")
+            box.send_keys("hello from a browser")
+            box.submit()
+            wait.until(lambda d: "echo: hello from a browser"
+                       in d.find_element(By.ID, "log").text)
+
+            once = driver.execute_async_script(SCRIPT, ws_base + "/echo", ["once"])
+            assert once == {"got": ["once"], "code": 1000}, once
+
+            lower = driver.execute_async_script(SCRIPT, ws_base + "/lower", ["HeLLo", "ÉTÉ"])
+            assert lower["got"] == ["hello", "été"], lower
+        finally:
+            driver.quit()
+    print("browser: all checks passed")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
