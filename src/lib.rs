@@ -98,3 +98,12 @@ pub use websocket::{TrySendError, WebSocket, WebSocketSender};
 
 /// The `http` crate's types used in this API (status codes, headers, methods).
 pub use http;
+
+// The guide pages' examples compile and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/guide.md")]
+struct GuideDoc;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/migration-django-websocket.md")]
+struct MigrationDoc;

@@ -254,9 +254,10 @@ pub async fn drive(conn: WsConn, plan: Arc<LoadPlan>) -> io::Result<ConnResult> 
 
 /// Reads until `want` complete data messages have arrived on `conn` (counting from what
 /// `conn.leftover` already holds); bytes past the last complete frame are kept in
-/// `leftover`. Unbounded in time: the caller wraps it in a timeout. Bounded in memory
-/// by the largest frame the server sends.
-pub async fn read_messages(conn: &mut WsConn, want: usize) -> io::Result<()> {
+/// `leftover`. Returns how many arrived (at least `want`: all complete ones are counted).
+/// Unbounded in time: the caller wraps it in a timeout. Bounded in memory by the largest
+/// frame the server sends.
+pub async fn read_messages(conn: &mut WsConn, want: usize) -> io::Result<usize> {
     let mut got = 0;
     let mut chunk = [0u8; 1024];
     loop {
@@ -264,7 +265,7 @@ pub async fn read_messages(conn: &mut WsConn, want: usize) -> io::Result<()> {
         got += done;
         conn.leftover.drain(..used);
         if got >= want {
-            return Ok(());
+            return Ok(got);
         }
         let n = conn.stream.read(&mut chunk).await?;
         if n == 0 {
@@ -275,6 +276,32 @@ pub async fn read_messages(conn: &mut WsConn, want: usize) -> io::Result<()> {
         }
         conn.leftover.extend_from_slice(&chunk[..n]);
     }
+}
+
+/// Sends exactly `count` copies of `frame` on `conn`, at most `depth` unanswered at a
+/// time, and reads every reply. Bounded: `count` messages; the caller adds a timeout.
+pub async fn send_exactly(
+    conn: &mut WsConn,
+    frame: &[u8],
+    count: usize,
+    depth: usize,
+) -> io::Result<()> {
+    let depth = depth.max(1);
+    let batch = frame.repeat(depth.min(count.max(1)));
+    let (mut sent, mut answered) = (0usize, 0usize);
+    let k = depth.min(count);
+    conn.stream.write_all(&batch[..k * frame.len()]).await?;
+    sent += k;
+    while answered < count {
+        let done = read_messages(conn, 1).await?;
+        answered += done;
+        let k = done.min(count - sent);
+        if k > 0 {
+            conn.stream.write_all(&batch[..k * frame.len()]).await?;
+            sent += k;
+        }
+    }
+    Ok(())
 }
 
 /// Sends one message and checks the echo is byte-identical (sanity check per server).
@@ -338,5 +365,33 @@ mod tests {
         b[7] = 0x88;
         b[8] = 0;
         assert!(consume_frames(&b).is_err());
+    }
+
+    #[tokio::test]
+    async fn read_messages_counts_leftover_and_keeps_the_rest() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            // One message split over two writes, then the start of another.
+            s.write_all(&[0x81, 3, b'a']).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            s.write_all(&[b'b', b'c', 0x81, 5]).await.unwrap();
+            s
+        });
+        let stream = TcpStream::connect(addr).await.unwrap();
+        // One complete message already read past the handshake.
+        let mut conn = WsConn {
+            stream,
+            leftover: vec![0x82, 1, 7],
+        };
+        let read = read_messages(&mut conn, 2);
+        let got = tokio::time::timeout(Duration::from_secs(5), read)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, 2);
+        assert_eq!(conn.leftover, vec![0x81, 5]);
+        drop(server.await.unwrap());
     }
 }

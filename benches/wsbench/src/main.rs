@@ -6,7 +6,10 @@
 //!             [--idle-conns N] [--servers a,b,..] [--scenarios a,b,c,d]
 //!             [--wsview-bin PATH] [--no-build] [--retries N] [--openers N]
 //! wsbench serve KIND ADDR        KIND: tt-default | tt-tuned | axum | wsview-mw
+//! wsbench load ADDR [--path P] [--conns C] [--msgs N] [--size BYTES] [--depth D]
 //! ```
+//! `load` sends exactly N messages over C connections and exits: a fixed, repeatable
+//! load for profiling one server by hand (e.g. under `valgrind --tool=callgrind`).
 //! See docs/performance.md in the wsview repository.
 
 mod bench;
@@ -31,7 +34,9 @@ const USAGE: &str = "usage:
               [--idle-conns N] [--servers wsview,wsview-mw,tt-default,tt-tuned,axum]
               [--scenarios a,b,c,d] [--wsview-bin PATH] [--no-build]
               [--retries N] [--openers N]
-  wsbench serve KIND ADDR      (KIND: tt-default | tt-tuned | axum | wsview-mw)";
+  wsbench serve KIND ADDR      (KIND: tt-default | tt-tuned | axum | wsview-mw)
+  wsbench load ADDR [--path /] [--conns 4] [--msgs 10000] [--size 64] [--depth 1]
+                    [--binary] [--timeout SECS]";
 
 struct RunArgs {
     rounds: usize,
@@ -160,6 +165,13 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Some("load") => match parse_load(&args[1..]) {
+            Ok(l) => load(l),
+            Err(e) => {
+                eprintln!("{e}\n{USAGE}");
+                ExitCode::from(2)
+            }
+        },
         Some("run") => match parse_run(&args[1..]) {
             Ok(a) => run(a, &args),
             Err(e) => {
@@ -170,6 +182,129 @@ fn main() -> ExitCode {
         _ => {
             eprintln!("{USAGE}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `wsbench load`: a fixed number of echoes, for profiling one server by hand.
+struct LoadArgs {
+    addr: SocketAddr,
+    path: String,
+    conns: usize,
+    msgs: usize,
+    size: usize,
+    depth: usize,
+    binary: bool,
+    timeout: Duration,
+}
+
+fn parse_load(args: &[String]) -> Result<LoadArgs, String> {
+    let addr = args
+        .first()
+        .ok_or("load needs ADDR")?
+        .parse::<SocketAddr>()
+        .map_err(|e| format!("bad address: {e}"))?;
+    let mut l = LoadArgs {
+        addr,
+        path: "/".into(),
+        conns: 4,
+        msgs: 10_000,
+        size: 64,
+        depth: 1,
+        binary: false,
+        timeout: Duration::from_secs(300),
+    };
+    let mut it = args[1..].iter();
+    while let Some(flag) = it.next() {
+        let mut val = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        let num = |s: String, max: usize| -> Result<usize, String> {
+            s.parse::<usize>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| format!("{flag} takes 1..={max}"))
+        };
+        match flag.as_str() {
+            "--path" => l.path = val()?,
+            "--conns" => l.conns = num(val()?, 10_000)?,
+            "--msgs" => l.msgs = num(val()?, 100_000_000)?,
+            "--size" => l.size = num(val()?, 16 << 20)?,
+            "--depth" => l.depth = num(val()?, 1024)?,
+            "--binary" => l.binary = true,
+            "--timeout" => l.timeout = Duration::from_secs(num(val()?, 3600)? as u64),
+            other => return Err(format!("unknown flag {other:?}")),
+        }
+    }
+    Ok(l)
+}
+
+fn load(l: LoadArgs) -> ExitCode {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("build the load generator's current-thread runtime");
+    let started = Instant::now();
+    let r: Result<(), String> = rt.block_on(async {
+        let mut conns = Vec::with_capacity(l.conns);
+        for _ in 0..l.conns {
+            conns.push(
+                client::connect(l.addr, &l.path, l.timeout)
+                    .await
+                    .map_err(|e| format!("connect: {e}"))?,
+            );
+        }
+        let frame = std::sync::Arc::new(client::client_frame(l.size, l.binary));
+        let per = l.msgs / l.conns;
+        let extra = l.msgs % l.conns;
+        let tasks: Vec<_> = conns
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut c)| {
+                let frame = frame.clone();
+                let count = per + usize::from(i < extra);
+                let depth = l.depth;
+                tokio::spawn(async move {
+                    client::send_exactly(&mut c, &frame, count, depth).await?;
+                    Ok::<_, std::io::Error>(c)
+                })
+            })
+            .collect();
+        let all = async {
+            let mut open = Vec::new();
+            for t in tasks {
+                open.push(
+                    t.await
+                        .map_err(|e| format!("task: {e}"))?
+                        .map_err(|e| e.to_string())?,
+                );
+            }
+            Ok::<_, String>(open)
+        };
+        // The connections are dropped (RST) only after every one has finished.
+        let open = tokio::time::timeout(l.timeout, all)
+            .await
+            .map_err(|_| format!("not done within {} s", l.timeout.as_secs()))??;
+        drop(open);
+        Ok(())
+    });
+    match r {
+        Ok(()) => {
+            eprintln!(
+                "{} echoes of {} bytes on {} connection(s), {} in flight each, in {:.2} s",
+                l.msgs,
+                l.size,
+                l.conns,
+                l.depth,
+                started.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("wsbench load: {e}");
+            ExitCode::FAILURE
         }
     }
 }
