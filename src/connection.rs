@@ -277,7 +277,7 @@ impl Drop for ConnTask {
         let mut inner = self.shared.lock();
         inner.phase = Phase::Ended;
         inner.read_done = true;
-        inner.outgoing = None;
+        inner.close_senders();
         inner.cause.get_or_insert(CloseCause::ConnectionLost);
         inner.after_read();
         inner.after_write();
@@ -327,8 +327,11 @@ impl Future for ConnTask {
             }
             if inner.inbound.is_empty() {
                 if let Some((code, detail)) = inner.pending_error.take() {
-                    inner.cause = Some(CloseCause::Error { code, detail });
-                    inner.queue_close(code, "");
+                    // A close this side already queued (the view's) is the one sent.
+                    if !inner.close_queued {
+                        inner.cause = Some(CloseCause::Error { code, detail });
+                        inner.queue_close(code, "");
+                    }
                 }
             }
             let drained = drain_outgoing(&mut inner, cx, this.view.is_none());
@@ -351,6 +354,7 @@ impl Future for ConnTask {
                 inner.phase = Phase::Ended;
                 inner.read_done = true;
                 inner.pending_error = None;
+                inner.close_senders();
                 inner.after_read();
                 inner.after_write();
                 again = true; // let the view see the end
@@ -490,7 +494,7 @@ fn drain_outgoing(inner: &mut Inner, cx: &mut Context<'_>, finishing: bool) -> b
     let Some((_, rx)) = &mut inner.outgoing else {
         return true;
     };
-    if finishing {
+    if finishing || inner.close_queued || inner.peer_closed {
         rx.close();
     }
     let mut engine = Pin::new(&mut **engine);
@@ -569,6 +573,7 @@ fn drive_out(inner: &mut Inner, cx: &mut Context<'_>) {
         // Dropping the engine closes the TCP connection: the server closes first
         // (RFC 6455 §7.1.1).
         inner.phase = Phase::Ended;
+        inner.close_senders();
         inner.after_read();
     }
 }

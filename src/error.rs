@@ -17,6 +17,9 @@ pub enum Error {
     NotAccepted,
     /// An I/O or protocol error from the engine.
     Protocol(tokio_tungstenite::tungstenite::Error),
+    /// A close code that may not be sent (1005, 1006, 1015, or outside the ranges RFC
+    /// 6455 §7.4 allows).
+    InvalidCloseCode(u16),
 }
 
 impl std::fmt::Display for Error {
@@ -27,6 +30,7 @@ impl std::fmt::Display for Error {
             Error::Upgrade(why) => write!(f, "websocket upgrade failed: {why}"),
             Error::NotAccepted => f.write_str("websocket can no longer be accepted"),
             Error::Protocol(e) => write!(f, "websocket error: {e}"),
+            Error::InvalidCloseCode(code) => write!(f, "close code {code} may not be sent"),
         }
     }
 }

@@ -293,6 +293,13 @@ impl Inner {
         let _ = Pin::new(&mut **engine).start_send(msg);
     }
 
+    /// No more outgoing data can be written: senders fail from now on.
+    pub(crate) fn close_senders(&mut self) {
+        if let Some((_, rx)) = &mut self.outgoing {
+            rx.close();
+        }
+    }
+
     pub(crate) fn after_read(&mut self) {
         if let Some(w) = self.reader_waker.take() {
             w.wake();
@@ -385,8 +392,10 @@ impl WebSocket {
     fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<Option<Message>> {
         let mut inner = self.shared.lock();
         if let Some(msg) = inner.inbound.pop_front() {
-            if inner.inbound.len() + 1 == inner.max_queued {
-                inner.poke(); // the reader stopped at the limit; room again
+            if inner.inbound.len() + 1 == inner.max_queued
+                || (inner.inbound.is_empty() && inner.pending_error.is_some())
+            {
+                inner.poke(); // room again, or the error close is due now
             }
             return Poll::Ready(Some(msg));
         }
@@ -405,7 +414,9 @@ impl WebSocket {
         let mut inner = self.shared.lock();
         let msg = inner.inbound.pop_front();
         if msg.is_some() {
-            if inner.inbound.len() + 1 == inner.max_queued {
+            if inner.inbound.len() + 1 == inner.max_queued
+                || (inner.inbound.is_empty() && inner.pending_error.is_some())
+            {
                 inner.poke();
             }
         } else {
@@ -515,8 +526,8 @@ impl WebSocket {
     /// # wsview::Response::empty() }
     /// ```
     pub async fn close(&mut self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
+        let code = sendable(code.into())?;
         self.accept().await?;
-        let code = code.into();
         let mut inner = self.shared.lock();
         if !inner.peer_closed {
             inner.queue_close(code, truncate_reason(reason));
@@ -561,7 +572,10 @@ impl WebSocket {
         let tx = match &inner.outgoing {
             Some((tx, _)) => tx.clone(),
             None => {
-                let (tx, rx) = mpsc::channel(capacity);
+                let (tx, mut rx) = mpsc::channel(capacity);
+                if matches!(inner.phase, Phase::Ended) || inner.close_queued || inner.peer_closed {
+                    rx.close();
+                }
                 inner.outgoing = Some((tx.clone(), rx));
                 inner.poke(); // the task must start polling the queue
                 tx
@@ -603,6 +617,16 @@ fn register_writer(inner: &mut Inner, cx: &mut Context<'_>) {
     if !polled_by_connection_task(inner, cx) {
         inner.writer_waker = Some(cx.waker().clone());
         inner.poke();
+    }
+}
+
+/// Refuses the codes RFC 6455 reserves for reporting (1005, 1006, 1015) and those
+/// outside the allowed ranges: a peer would fail the connection on them.
+fn sendable(code: CloseCode) -> Result<CloseCode, Error> {
+    if code.is_allowed() {
+        Ok(code)
+    } else {
+        Err(Error::InvalidCloseCode(code.into()))
     }
 }
 
@@ -652,11 +676,9 @@ impl WebSocketSender {
     /// Asks the connection to close with `code` and `reason`, after the messages queued
     /// before it.
     pub async fn close(&self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
+        let code = sendable(code.into())?;
         self.tx
-            .send(Outgoing::Close(
-                code.into(),
-                truncate_reason(reason).to_owned(),
-            ))
+            .send(Outgoing::Close(code, truncate_reason(reason).to_owned()))
             .await
             .map_err(|_| Error::Closed(None))
     }

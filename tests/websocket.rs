@@ -302,7 +302,7 @@ async fn sender_handle_pushes_from_another_task() {
         });
         while ws.wait().await.is_some() {}
         let _ = task.await;
-        assert!(sender.send("late").await.is_err() || ws.is_closed());
+        assert!(sender.send("late").await.is_err(), "the connection is over");
         Response::empty()
     }
     let srv = start(App::new().route("/", require_websocket(pusher))).await;
@@ -635,6 +635,154 @@ async fn sender_messages_queued_before_return_are_delivered() {
         assert_eq!(next_data(&mut ws).await, Some(WsMessage::text(expected)));
     }
     assert_eq!(close_code(&mut ws).await, Some(1000));
+    drop(ws);
+    srv.stop().await;
+}
+
+/// A producer sending through a `WebSocketSender` learns the connection closed while
+/// the view is still running (it used to block forever once the queue was full).
+#[tokio::test]
+async fn sender_fails_once_the_peer_closed_while_the_view_runs() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut settings = Settings::default();
+    settings.sender_capacity = 4;
+    let srv = start(App::new().settings(settings).route(
+        "/",
+        require_websocket(move |mut req: Request| {
+            let tx = tx.clone();
+            async move {
+                let ws = req.websocket().expect("websocket");
+                let _ = ws.send("ready").await;
+                let sender = ws.sender();
+                // The view does not read: only the producer can notice the close.
+                let producer = tokio::spawn(async move {
+                    let mut sent = 0u64;
+                    while sender.send(format!("m{sent}")).await.is_ok() {
+                        sent += 1;
+                    }
+                    sender.is_closed()
+                });
+                let _ = tx.send(producer.await.unwrap_or(false));
+                Response::empty()
+            }
+        }),
+    ))
+    .await;
+    let mut ws = srv.connect("/").await;
+    assert_eq!(next_data(&mut ws).await, Some(WsMessage::text("ready")));
+    within(ws.close(None)).await.expect("close");
+    while let Some(Ok(_)) = within(ws.next()).await {}
+    assert!(
+        within(rx.recv()).await.expect("producer ended"),
+        "sender reports closed"
+    );
+    srv.stop().await;
+}
+
+/// A handle taken after the connection ended is closed at once.
+#[tokio::test]
+async fn sender_taken_after_the_end_is_closed() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let srv = start(App::new().route(
+        "/",
+        require_websocket(move |mut req: Request| {
+            let tx = tx.clone();
+            async move {
+                let ws = req.websocket().expect("websocket");
+                let _ = ws.send("ready").await;
+                while ws.wait().await.is_some() {}
+                let sender = ws.sender();
+                let _ = tx.send((sender.is_closed(), sender.send("late").await.is_err()));
+                Response::empty()
+            }
+        }),
+    ))
+    .await;
+    let mut ws = srv.connect("/").await;
+    assert_eq!(next_data(&mut ws).await, Some(WsMessage::text("ready")));
+    within(ws.close(None)).await.expect("close");
+    assert_eq!(within(rx.recv()).await, Some((true, true)));
+    drop(ws);
+    srv.stop().await;
+}
+
+/// The error close (1007) goes out as soon as a task other than the connection's has
+/// taken the messages before the error, not when the view returns.
+#[tokio::test]
+async fn error_close_is_sent_when_another_task_drained_the_queue() {
+    let (release_tx, release_rx) = oneshot::channel::<()>();
+    let release_rx = Arc::new(Mutex::new(Some(release_rx)));
+    let srv = start(App::new().route(
+        "/",
+        require_websocket(move |mut req: Request| {
+            let release = release_rx.lock().expect("lock").take();
+            async move {
+                let mut ws = req.take_websocket().expect("websocket");
+                ws.accept().await.expect("accept");
+                let task = tokio::spawn(async move {
+                    while ws.wait().await.is_some() {}
+                    if let Some(release) = release {
+                        let _ = release.await; // the view returns only after the test saw 1007
+                    }
+                });
+                let _ = task.await;
+                Response::empty()
+            }
+        }),
+    ))
+    .await;
+    let mut ws = srv.connect("/").await;
+    send_text(&mut ws, "a").await;
+    send_text(&mut ws, "b").await;
+    let bad = Frame::message(vec![0xC3u8, 0x28], OpCode::Data(Data::Text), true);
+    within(ws.send(WsMessage::Frame(bad))).await.expect("send");
+    assert_eq!(close_code(&mut ws).await, Some(1007));
+    release_tx.send(()).expect("release");
+    drop(ws);
+    srv.stop().await;
+}
+
+/// When the view closes before a pending peer error's close would go out, its close is
+/// the one sent and the one `close_cause` reports. Reserved codes are refused.
+#[tokio::test]
+async fn close_cause_matches_the_close_frame_sent() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let srv = start(App::new().route(
+        "/",
+        require_websocket(move |mut req: Request| {
+            let tx = tx.clone();
+            async move {
+                let ws = req.websocket().expect("websocket");
+                let refused = matches!(
+                    ws.close(1005, "reserved").await,
+                    Err(wsview::Error::InvalidCloseCode(1005))
+                );
+                // "a" and the invalid frame arrive in one read: the error is pending
+                // when the view gets "a", and the view closes before it goes out.
+                let first = ws.wait().await;
+                let _ = ws.close(4000, "mine").await;
+                while ws.wait().await.is_some() {}
+                let _ = tx.send((refused, first, ws.close_cause()));
+                Response::empty()
+            }
+        }),
+    ))
+    .await;
+    let mut ws = srv.connect("/").await;
+    within(ws.feed(WsMessage::text("a"))).await.expect("feed");
+    let bad = Frame::message(vec![0xC3u8, 0x28], OpCode::Data(Data::Text), true);
+    within(ws.feed(WsMessage::Frame(bad))).await.expect("feed");
+    within(ws.flush()).await.expect("flush");
+    assert_eq!(close_code(&mut ws).await, Some(4000));
+    let (refused, first, cause) = within(rx.recv()).await.expect("report");
+    assert!(refused, "1005 must be refused");
+    assert_eq!(first, Some(Message::text("a")));
+    assert_eq!(
+        cause,
+        Some(CloseCause::Server {
+            code: CloseCode::Library(4000)
+        })
+    );
     drop(ws);
     srv.stop().await;
 }
