@@ -216,6 +216,9 @@ pub(crate) struct ConnTask {
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
     /// The close code owed once the view has finished (1000, or 1011 after a panic).
     final_code: Option<CloseCode>,
+    /// Armed while the queue is full: a view that takes nothing for `close_timeout`
+    /// would otherwise leave the connection deaf (no pings answered, no close seen).
+    stall: Option<Pin<Box<tokio::time::Sleep>>>,
     tracker: Arc<Tracker>,
     id: usize,
 }
@@ -235,6 +238,7 @@ impl ConnTask {
             close_timeout: settings.close_timeout,
             deadline: None,
             final_code: None,
+            stall: None,
             tracker,
             id,
         }
@@ -342,6 +346,23 @@ impl Future for ConnTask {
                 }
             }
             drive_out(&mut inner, cx);
+            if inner.inbound.len() >= inner.max_queued && !inner.stalled {
+                arm(&mut this.stall, this.close_timeout);
+                let stalled = this
+                    .stall
+                    .as_mut()
+                    .is_some_and(|d| d.as_mut().poll(cx).is_ready());
+                if stalled {
+                    tracing::debug!(
+                        "the view took no message for the close timeout; closing with 1008"
+                    );
+                    inner.stalled = true;
+                    inner.queue_close(CloseCode::Policy, "message queue full");
+                    again = true;
+                }
+            } else if inner.inbound.len() < inner.max_queued {
+                this.stall = None;
+            }
             if inner.close_queued {
                 arm(&mut this.deadline, this.close_timeout);
             }
@@ -400,7 +421,7 @@ fn drive_in(inner: &mut Inner, cx: &mut Context<'_>, config: &WebSocketConfig) -
     let mut received = false;
     let mut full = false;
     while !inner.read_done {
-        if inner.inbound.len() >= inner.max_queued {
+        if inner.inbound.len() >= inner.max_queued && !inner.stalled {
             full = true;
             break;
         }
@@ -420,6 +441,7 @@ fn drive_in(inner: &mut Inner, cx: &mut Context<'_>, config: &WebSocketConfig) -
         match polled {
             Poll::Pending => break,
             Poll::Ready(Some(Ok(msg))) => match msg {
+                M::Text(_) | M::Binary(_) if inner.stalled => {}
                 M::Text(t) => {
                     inner.inbound.push_back(Message::Text(t));
                     received = true;

@@ -41,7 +41,9 @@ pub struct Settings {
     /// early; everything queued is written when the view next waits. Default 64 KiB.
     pub write_buffer_size: usize,
     /// How many received messages are held for the view before the connection stops
-    /// reading from the socket (back-pressure to the peer). Default 64.
+    /// reading from the socket (back-pressure to the peer). If the view takes none of
+    /// them for [`close_timeout`](Self::close_timeout), the connection is closed with
+    /// 1008. Default 64.
     pub max_queued_messages: usize,
     /// How many messages other tasks may queue through a
     /// [`WebSocketSender`](crate::WebSocketSender) before their `send` waits. Default 64.
@@ -49,8 +51,9 @@ pub struct Settings {
     /// The largest HTTP request body, in bytes; a larger one is answered with 413.
     /// Default 2 MiB.
     pub max_body_size: usize,
-    /// How long a closing handshake may take before the connection is dropped, and how
-    /// long shutdown waits for views to return. Default 5 s.
+    /// How long a closing handshake may take before the connection is dropped, how long
+    /// shutdown waits for views to return, and how long a full message queue may go
+    /// untouched before the connection is closed with 1008. Default 5 s.
     pub close_timeout: Duration,
     /// If set, a WebSocket request whose `Origin` header is not in this list is refused
     /// with 403. Requests without `Origin` (non-browser clients) pass. Default `None`:

@@ -167,6 +167,9 @@ pub(crate) struct Inner {
     /// The peer broke the protocol: close with this once the view has taken the
     /// messages that arrived before the error, so replies keep their order.
     pub(crate) pending_error: Option<(CloseCode, String)>,
+    /// The view left the queue full for `close_timeout`: the connection was closed with
+    /// 1008 and data still arriving is dropped, so the peer's close is read.
+    pub(crate) stalled: bool,
     pub(crate) cause: Option<CloseCause>,
     /// Why the upgrade failed, for `accept`'s error.
     pub(crate) upgrade_error: Option<String>,
@@ -205,6 +208,7 @@ impl Shared {
                 peer_closed: false,
                 close_queued: false,
                 pending_error: None,
+                stalled: false,
                 cause: None,
                 upgrade_error: None,
                 accept_response: None,

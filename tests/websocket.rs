@@ -786,3 +786,52 @@ async fn close_cause_matches_the_close_frame_sent() {
     drop(ws);
     srv.stop().await;
 }
+
+/// A view that takes no message while its queue stays full for `close_timeout` does not
+/// leave the connection deaf: it is closed with 1008, and the peer's close completes it.
+#[tokio::test]
+async fn a_view_that_never_reads_is_closed_with_1008_once_its_queue_stays_full() {
+    let (release_tx, release_rx) = oneshot::channel::<()>();
+    let release_rx = Arc::new(Mutex::new(Some(release_rx)));
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut settings = Settings::default();
+    settings.max_queued_messages = 4;
+    settings.close_timeout = std::time::Duration::from_millis(200);
+    let srv = start(App::new().settings(settings).route(
+        "/",
+        require_websocket(move |mut req: Request| {
+            let release = release_rx.lock().expect("lock").take();
+            let tx = tx.clone();
+            async move {
+                let ws = req.websocket().expect("websocket");
+                let _ = ws.send("ready").await;
+                if let Some(release) = release {
+                    let _ = release.await; // busy, reading nothing
+                }
+                let _ = tx.send((ws.count_messages(), ws.close_cause()));
+                Response::empty()
+            }
+        }),
+    ))
+    .await;
+    let mut ws = srv.connect("/").await;
+    assert_eq!(next_data(&mut ws).await, Some(WsMessage::text("ready")));
+    for i in 0..50 {
+        within(ws.feed(WsMessage::text(i.to_string())))
+            .await
+            .expect("feed");
+    }
+    within(ws.flush()).await.expect("flush");
+    assert_eq!(close_code(&mut ws).await, Some(1008));
+    while let Some(Ok(_)) = within(ws.next()).await {} // our reply; the server hangs up
+    release_tx.send(()).expect("release");
+    let (queued, cause) = within(rx.recv()).await.expect("report");
+    assert_eq!(queued, 4, "what was queued stays readable");
+    assert_eq!(
+        cause,
+        Some(CloseCause::Server {
+            code: CloseCode::Policy
+        })
+    );
+    srv.stop().await;
+}
