@@ -74,6 +74,7 @@ impl Server {
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(Duration::from_secs(30));
+        let keepalive = service.settings().tcp_keepalive;
         tokio::pin!(signal);
         loop {
             let (tcp, peer) = tokio::select! {
@@ -89,6 +90,15 @@ impl Server {
                 () = &mut signal => break,
             };
             let _ = tcp.set_nodelay(true);
+            if let Some(idle) = keepalive {
+                let probes = socket2::TcpKeepalive::new()
+                    .with_time(idle)
+                    .with_interval(Duration::from_secs(10))
+                    .with_retries(3);
+                if let Err(e) = socket2::SockRef::from(&tcp).set_tcp_keepalive(&probes) {
+                    tracing::debug!(error = %e, "could not enable TCP keepalive");
+                }
+            }
             let conn = http
                 .serve_connection(TokioIo::new(tcp), service.with_remote_addr(peer))
                 .with_upgrades();

@@ -55,6 +55,13 @@ pub struct Settings {
     /// shutdown waits for views to return, and how long a full message queue may go
     /// untouched before the connection is closed with 1008. Default 5 s.
     pub close_timeout: Duration,
+    /// TCP keepalive on accepted connections: probes start after this much silence, so a
+    /// peer that vanished without closing (power loss, a dropped NAT mapping) is noticed
+    /// and its connection ends (`wait` returns `None` with
+    /// [`CloseCause::ConnectionLost`](crate::CloseCause::ConnectionLost)) about 30 s
+    /// later (3 probes 10 s apart). `None` leaves the system default (usually off).
+    /// Default 60 s.
+    pub tcp_keepalive: Option<Duration>,
     /// If set, a WebSocket request whose `Origin` header is not in this list is refused
     /// with 403. Requests without `Origin` (non-browser clients) pass. Default `None`:
     /// any origin.
@@ -73,6 +80,7 @@ impl Default for Settings {
             sender_capacity: 64,
             max_body_size: 2 << 20,
             close_timeout: Duration::from_secs(5),
+            tcp_keepalive: Some(Duration::from_secs(60)),
             allowed_origins: None,
         }
     }

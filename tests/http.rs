@@ -296,3 +296,48 @@ async fn hostile_header_values_never_give_500() {
     assert_eq!(srv.get("/plain").await.0, 200);
     srv.stop().await;
 }
+
+/// Accepted sockets have TCP keepalive on (so a vanished peer is noticed), unless
+/// turned off: the kernel shows an idle, established socket's keepalive timer (kind 2)
+/// in /proc/net/tcp. Linux only.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn accepted_connections_have_tcp_keepalive() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for (keepalive, expect_timer) in [(Settings::default().tcp_keepalive, true), (None, false)] {
+        let mut settings = Settings::default();
+        settings.tcp_keepalive = keepalive;
+        let srv = start(app().settings(settings)).await;
+        let mut client = tokio::net::TcpStream::connect(srv.addr)
+            .await
+            .expect("connect");
+        // A served request proves the server holds its side of the connection.
+        client
+            .write_all(b"GET /plain HTTP/1.1\r\nHost: t\r\n\r\n")
+            .await
+            .expect("write");
+        let mut buf = [0u8; 512];
+        let n = support::within(client.read(&mut buf)).await.expect("read");
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+        // The server side: local port = the server's, remote port = the client's.
+        let wanted = format!(":{:04X}", srv.addr.port());
+        let remote = format!(":{:04X}", client.local_addr().expect("addr").port());
+        let table = std::fs::read_to_string("/proc/net/tcp").expect("read /proc/net/tcp");
+        let timer = table
+            .lines()
+            .skip(1)
+            .find_map(|line| {
+                let cols: Vec<&str> = line.split_whitespace().collect();
+                let (local, rem, timer) = (cols.get(1)?, cols.get(2)?, cols.get(5)?);
+                (local.ends_with(&wanted) && rem.ends_with(&remote)).then(|| timer.to_string())
+            })
+            .expect("the server's socket is in /proc/net/tcp");
+        assert_eq!(
+            timer.starts_with("02:"),
+            expect_timer,
+            "keepalive {keepalive:?}: timer {timer}"
+        );
+        drop(client);
+        srv.stop().await;
+    }
+}
