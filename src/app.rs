@@ -350,6 +350,7 @@ impl hyper::service::Service<hyper::Request<Incoming>> for AppService {
                 reply,
                 on_upgrade,
                 settings.max_queued_messages,
+                settings.max_queued_bytes,
                 settings.sender_capacity,
             );
             request.p.upgrade = Some(shared.clone());

@@ -346,7 +346,7 @@ impl Future for ConnTask {
                 }
             }
             drive_out(&mut inner, cx);
-            if inner.inbound.len() >= inner.max_queued && !inner.stalled {
+            if inner.inbound.is_full() && !inner.stalled {
                 arm(&mut this.stall, this.close_timeout);
                 let stalled = this
                     .stall
@@ -360,7 +360,7 @@ impl Future for ConnTask {
                     inner.queue_close(CloseCode::Policy, "message queue full");
                     again = true;
                 }
-            } else if inner.inbound.len() < inner.max_queued {
+            } else if !inner.inbound.is_full() {
                 this.stall = None;
             }
             if inner.close_queued {
@@ -383,7 +383,7 @@ impl Future for ConnTask {
             if this.view.is_none() && (timed_out || matches!(inner.phase, Phase::Ended)) {
                 return Poll::Ready(());
             }
-            let room_now = room_was_short && inner.inbound.len() < inner.max_queued;
+            let room_now = room_was_short && !inner.inbound.is_full();
             if !(again || inner.poked || room_now) {
                 return Poll::Pending;
             }
@@ -421,7 +421,7 @@ fn drive_in(inner: &mut Inner, cx: &mut Context<'_>, config: &WebSocketConfig) -
     let mut received = false;
     let mut full = false;
     while !inner.read_done {
-        if inner.inbound.len() >= inner.max_queued && !inner.stalled {
+        if inner.inbound.is_full() && !inner.stalled {
             full = true;
             break;
         }

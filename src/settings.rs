@@ -45,6 +45,10 @@ pub struct Settings {
     /// them for [`close_timeout`](Self::close_timeout), the connection is closed with
     /// 1008. Default 64.
     pub max_queued_messages: usize,
+    /// How many bytes of received messages are held for the view before reading pauses,
+    /// as with [`max_queued_messages`](Self::max_queued_messages): whichever bound is
+    /// reached first. The message read last may pass it. Default 1 MiB.
+    pub max_queued_bytes: usize,
     /// How many messages other tasks may queue through a
     /// [`WebSocketSender`](crate::WebSocketSender) before their `send` waits. Default 64.
     pub sender_capacity: usize,
@@ -77,6 +81,7 @@ impl Default for Settings {
             read_buffer_size: 8 << 10,
             write_buffer_size: 64 << 10,
             max_queued_messages: 64,
+            max_queued_bytes: 1 << 20,
             sender_capacity: 64,
             max_body_size: 2 << 20,
             close_timeout: Duration::from_secs(5),

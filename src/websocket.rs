@@ -153,7 +153,7 @@ pub(crate) enum Phase {
 pub(crate) struct Inner {
     pub(crate) phase: Phase,
     /// Received messages the view has not taken yet.
-    pub(crate) inbound: VecDeque<Message>,
+    pub(crate) inbound: Inbound,
     /// No more messages will arrive.
     pub(crate) read_done: bool,
     /// The engine's last read found no complete frame: read again only once the socket
@@ -188,8 +188,55 @@ pub(crate) struct Inner {
     pub(crate) writer_waker: Option<Waker>,
     pub(crate) outgoing: Option<(mpsc::Sender<Outgoing>, mpsc::Receiver<Outgoing>)>,
     pub(crate) shutdown: bool,
-    pub(crate) max_queued: usize,
     pub(crate) sender_capacity: usize,
+}
+
+/// The queue of received messages, bounded by count and by bytes: while it is full the
+/// connection stops reading (the bound can be passed by the one message read last).
+pub(crate) struct Inbound {
+    messages: VecDeque<Message>,
+    bytes: usize,
+    max_messages: usize,
+    max_bytes: usize,
+}
+
+impl Inbound {
+    fn new(max_messages: usize, max_bytes: usize) -> Self {
+        Inbound {
+            messages: VecDeque::new(),
+            bytes: 0,
+            max_messages: max_messages.max(1),
+            max_bytes: max_bytes.max(1),
+        }
+    }
+
+    pub(crate) fn push_back(&mut self, msg: Message) {
+        self.bytes += msg.len();
+        self.messages.push_back(msg);
+    }
+
+    pub(crate) fn pop_front(&mut self) -> Option<Message> {
+        let msg = self.messages.pop_front()?;
+        self.bytes -= msg.len();
+        Some(msg)
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.messages.clear();
+        self.bytes = 0;
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.messages.len() >= self.max_messages || self.bytes >= self.max_bytes
+    }
 }
 
 impl Shared {
@@ -197,12 +244,13 @@ impl Shared {
         reply: oneshot::Sender<Outcome>,
         on_upgrade: hyper::upgrade::OnUpgrade,
         max_queued: usize,
+        max_queued_bytes: usize,
         sender_capacity: usize,
     ) -> Arc<Self> {
         Arc::new(Shared {
             inner: Mutex::new(Inner {
                 phase: Phase::Pending { reply, on_upgrade },
-                inbound: VecDeque::new(),
+                inbound: Inbound::new(max_queued, max_queued_bytes),
                 read_done: false,
                 read_blocked: false,
                 peer_closed: false,
@@ -219,7 +267,6 @@ impl Shared {
                 writer_waker: None,
                 outgoing: None,
                 shutdown: false,
-                max_queued: max_queued.max(1),
                 sender_capacity: sender_capacity.max(1),
             }),
         })
@@ -395,8 +442,9 @@ impl WebSocket {
 
     fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<Option<Message>> {
         let mut inner = self.shared.lock();
+        let was_full = inner.inbound.is_full();
         if let Some(msg) = inner.inbound.pop_front() {
-            if inner.inbound.len() + 1 == inner.max_queued
+            if (was_full && !inner.inbound.is_full())
                 || (inner.inbound.is_empty() && inner.pending_error.is_some())
             {
                 inner.poke(); // room again, or the error close is due now
@@ -416,9 +464,10 @@ impl WebSocket {
     /// `None`.
     pub fn read(&mut self) -> Option<Message> {
         let mut inner = self.shared.lock();
+        let was_full = inner.inbound.is_full();
         let msg = inner.inbound.pop_front();
         if msg.is_some() {
-            if inner.inbound.len() + 1 == inner.max_queued
+            if (was_full && !inner.inbound.is_full())
                 || (inner.inbound.is_empty() && inner.pending_error.is_some())
             {
                 inner.poke();

@@ -835,3 +835,46 @@ async fn a_view_that_never_reads_is_closed_with_1008_once_its_queue_stays_full()
     );
     srv.stop().await;
 }
+
+/// The queue is bounded by bytes as well as by count: reading pauses at
+/// `max_queued_bytes` (here after three 400-byte messages), not only at the count.
+#[tokio::test]
+async fn the_message_queue_is_bounded_by_bytes() {
+    let (release_tx, release_rx) = oneshot::channel::<()>();
+    let release_rx = Arc::new(Mutex::new(Some(release_rx)));
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut settings = Settings::default();
+    settings.max_queued_bytes = 1000;
+    settings.close_timeout = std::time::Duration::from_millis(200);
+    let srv = start(App::new().settings(settings).route(
+        "/",
+        require_websocket(move |mut req: Request| {
+            let release = release_rx.lock().expect("lock").take();
+            let tx = tx.clone();
+            async move {
+                let ws = req.websocket().expect("websocket");
+                let _ = ws.send("ready").await;
+                if let Some(release) = release {
+                    let _ = release.await; // reads nothing until released
+                }
+                let _ = tx.send(ws.count_messages());
+                Response::empty()
+            }
+        }),
+    ))
+    .await;
+    let mut ws = srv.connect("/").await;
+    assert_eq!(next_data(&mut ws).await, Some(WsMessage::text("ready")));
+    for _ in 0..10 {
+        within(ws.feed(WsMessage::binary(vec![1u8; 400])))
+            .await
+            .expect("feed");
+    }
+    within(ws.flush()).await.expect("flush");
+    // Full by bytes and untouched for close_timeout: closed with 1008.
+    assert_eq!(close_code(&mut ws).await, Some(1008));
+    while let Some(Ok(_)) = within(ws.next()).await {}
+    release_tx.send(()).expect("release");
+    assert_eq!(within(rx.recv()).await, Some(3));
+    srv.stop().await;
+}
