@@ -283,7 +283,11 @@ impl AppService {
         self.tracker.len()
     }
 
-    async fn to_request(&self, req: hyper::Request<Incoming>) -> Result<Request, Response> {
+    async fn to_request<B>(&self, req: http::Request<B>) -> Result<Request, Response>
+    where
+        B: hyper::body::Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let (parts, body) = req.into_parts();
         let limit = self.inner.settings.max_body_size;
         let body = match Limited::new(body, limit).collect().await {
@@ -317,12 +321,55 @@ pub(crate) fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
 
 type HyperResponse = hyper::Response<Full<Bytes>>;
 
+type ServiceFuture = Pin<Box<dyn Future<Output = Result<HyperResponse, Infallible>> + Send>>;
+
 impl hyper::service::Service<hyper::Request<Incoming>> for AppService {
     type Response = HyperResponse;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<HyperResponse, Infallible>> + Send>>;
+    type Future = ServiceFuture;
 
-    fn call(&self, mut req: hyper::Request<Incoming>) -> Self::Future {
+    fn call(&self, req: hyper::Request<Incoming>) -> Self::Future {
+        self.serve(req)
+    }
+}
+
+/// The app as a tower `Service`, for any request body (axum's, hyper's, a test's).
+/// WebSocket upgrades work when the request came from a hyper server connection served
+/// `.with_upgrades()` (hyper puts the upgrade handle in the request's extensions).
+///
+/// ```
+/// use tower_service::Service;
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut app = wsview::App::new().route("/", |_r: wsview::Request| async { "hi" }).build()?;
+/// let req = http::Request::new(http_body_util::Full::new(bytes::Bytes::new()));
+/// let resp = app.call(req).await?;
+/// assert_eq!(resp.status(), 200);
+/// # Ok(()) }
+/// ```
+impl<B> tower_service::Service<http::Request<B>> for AppService
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = HyperResponse;
+    type Error = Infallible;
+    type Future = ServiceFuture;
+
+    fn poll_ready(&mut self, _cx: &mut std::task::Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        self.serve(req)
+    }
+}
+
+impl AppService {
+    fn serve<B>(&self, mut req: http::Request<B>) -> ServiceFuture
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let this = self.clone();
         if !handshake::is_upgrade_request(req.headers()) {
             return Box::pin(async move {
