@@ -267,6 +267,13 @@ impl ConnTask {
     }
 }
 
+/// Whether an armed timer has gone off (registering the waker when not).
+fn fired(timer: &mut Option<Pin<Box<tokio::time::Sleep>>>, cx: &mut Context<'_>) -> bool {
+    timer
+        .as_mut()
+        .is_some_and(|t| t.as_mut().poll(cx).is_ready())
+}
+
 /// Bounds the closing handshake: a peer that never answers our close cannot hold the
 /// connection, or a view waiting on it, past `close_timeout`.
 fn arm(deadline: &mut Option<Pin<Box<tokio::time::Sleep>>>, timeout: Duration) {
@@ -279,12 +286,8 @@ impl Drop for ConnTask {
     fn drop(&mut self) {
         self.tracker.remove(self.id);
         let mut inner = self.shared.lock();
-        inner.phase = Phase::Ended;
-        inner.read_done = true;
-        inner.close_senders();
-        inner.cause.get_or_insert(CloseCause::ConnectionLost);
-        inner.after_read();
-        inner.after_write();
+        inner.end();
+        inner.lose();
     }
 }
 
@@ -348,11 +351,7 @@ impl Future for ConnTask {
             drive_out(&mut inner, cx);
             if inner.inbound.is_full() && !inner.stalled {
                 arm(&mut this.stall, this.close_timeout);
-                let stalled = this
-                    .stall
-                    .as_mut()
-                    .is_some_and(|d| d.as_mut().poll(cx).is_ready());
-                if stalled {
+                if fired(&mut this.stall, cx) {
                     tracing::debug!(
                         "the view took no message for the close timeout; closing with 1008"
                     );
@@ -366,18 +365,10 @@ impl Future for ConnTask {
             if inner.close_queued {
                 arm(&mut this.deadline, this.close_timeout);
             }
-            let timed_out = this
-                .deadline
-                .as_mut()
-                .is_some_and(|d| d.as_mut().poll(cx).is_ready());
+            let timed_out = fired(&mut this.deadline, cx);
             if timed_out && !matches!(inner.phase, Phase::Ended) {
                 tracing::debug!("closing handshake timed out; dropping the connection");
-                inner.phase = Phase::Ended;
-                inner.read_done = true;
-                inner.pending_error = None;
-                inner.close_senders();
-                inner.after_read();
-                inner.after_write();
+                inner.end();
                 again = true; // let the view see the end
             }
             if this.view.is_none() && (timed_out || matches!(inner.phase, Phase::Ended)) {
@@ -399,7 +390,6 @@ fn drive_in(inner: &mut Inner, cx: &mut Context<'_>, config: &WebSocketConfig) -
             Poll::Pending => return false,
             Poll::Ready(Err(e)) => {
                 inner.fail_upgrade(e.to_string());
-                inner.after_read();
                 return false;
             }
             Poll::Ready(Ok(upgraded)) => match make_engine(upgraded, *config) {
@@ -473,10 +463,7 @@ fn drive_in(inner: &mut Inner, cx: &mut Context<'_>, config: &WebSocketConfig) -
                 inner.read_done = true;
                 on_read_error(inner, e);
             }
-            Poll::Ready(None) => {
-                inner.read_done = true;
-                inner.cause.get_or_insert(CloseCause::ConnectionLost);
-            }
+            Poll::Ready(None) => inner.lose(),
         }
     }
     if received || inner.read_done {
@@ -562,8 +549,7 @@ fn drain_outgoing(inner: &mut Inner, cx: &mut Context<'_>, finishing: bool) -> b
         }
     }
     if failed {
-        inner.read_done = true;
-        inner.cause.get_or_insert(CloseCause::ConnectionLost);
+        inner.lose();
     }
     drained || inner.close_queued || inner.peer_closed || failed
 }
@@ -585,8 +571,7 @@ fn drive_out(inner: &mut Inner, cx: &mut Context<'_>) {
         Poll::Pending => false,
     };
     if failed {
-        inner.read_done = true;
-        inner.cause.get_or_insert(CloseCause::ConnectionLost);
+        inner.lose();
     }
     if flushed {
         inner.after_write();
@@ -594,8 +579,6 @@ fn drive_out(inner: &mut Inner, cx: &mut Context<'_>) {
     if inner.read_done && flushed && inner.pending_error.is_none() {
         // Dropping the engine closes the TCP connection: the server closes first
         // (RFC 6455 §7.1.1).
-        inner.phase = Phase::Ended;
-        inner.close_senders();
-        inner.after_read();
+        inner.end();
     }
 }

@@ -311,10 +311,26 @@ impl Inner {
     }
 
     pub(crate) fn fail_upgrade(&mut self, why: String) {
+        self.upgrade_error = Some(why);
+        self.end();
+        self.lose();
+    }
+
+    /// No more data can come: the connection dropped (the cause, unless one is known).
+    pub(crate) fn lose(&mut self) {
+        self.read_done = true;
+        self.cause.get_or_insert(CloseCause::ConnectionLost);
+    }
+
+    /// The engine is gone (dropping it closes the socket): senders fail from now on and
+    /// every waiting `wait`, `send` or `flush` is woken to see it.
+    pub(crate) fn end(&mut self) {
         self.phase = Phase::Ended;
         self.read_done = true;
-        self.upgrade_error = Some(why);
-        self.cause.get_or_insert(CloseCause::ConnectionLost);
+        self.pending_error = None;
+        self.close_senders();
+        self.after_read();
+        self.after_write();
     }
 
     fn closed_error(&self) -> Error {
