@@ -122,7 +122,10 @@ impl WebSocketMiddleware {
 
 impl Middleware for WebSocketMiddleware {
     fn call(&self, mut req: Request, next: Next) -> BoxFuture<'static, Response> {
-        if req.wants_upgrade() && req.p.websocket.is_none() {
+        // The server attaches `upgrade` only to requests it saw ask for one; check the
+        // header for requests that came another way.
+        let asks = req.p.upgrade.is_some() || req.wants_upgrade();
+        if asks && req.p.websocket.is_none() {
             if let Err(refusal) = prepare(&mut req, next.settings()) {
                 return Box::pin(std::future::ready(*refusal));
             }
