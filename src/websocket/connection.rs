@@ -49,23 +49,136 @@ enum Phase {
     Ended,
 }
 
+/// Where the closing handshake stands: the one place that says whether messages still
+/// arrive, whether this side may still send, and whether a close is owed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Closing {
+    /// Neither side has closed: frames flow both ways.
+    Open,
+    /// This side queued its close frame; the peer's reply is still to be read.
+    Sent,
+    /// The peer's close frame arrived first; the engine has queued the reply. Nothing
+    /// more is read or may be sent.
+    Received,
+    /// Both close frames are exchanged.
+    Done,
+    /// The peer broke the protocol; nothing more is read. This side closes with `code`
+    /// once the view has taken the messages that arrived before the error, so replies
+    /// keep their order (unless it had already sent its close: `sent`).
+    Failing {
+        code: CloseCode,
+        detail: String,
+        sent: bool,
+    },
+    /// Reading is over without the peer's close frame: the connection dropped, an error
+    /// close went out, or the connection was ended (`sent`: this side queued a close).
+    Stopped { sent: bool },
+}
+
+impl Closing {
+    /// No more messages will arrive.
+    fn read_done(&self) -> bool {
+        !matches!(self, Closing::Open | Closing::Sent)
+    }
+
+    /// This side has queued its close frame.
+    fn sent(&self) -> bool {
+        match self {
+            Closing::Sent | Closing::Done => true,
+            Closing::Failing { sent, .. } | Closing::Stopped { sent } => *sent,
+            Closing::Open | Closing::Received => false,
+        }
+    }
+
+    /// The peer's close frame arrived.
+    fn received(&self) -> bool {
+        matches!(self, Closing::Received | Closing::Done)
+    }
+
+    /// Sending is over: this side closed, or the peer did.
+    fn send_done(&self) -> bool {
+        self.sent() || self.received()
+    }
+
+    /// A peer error whose close is still owed.
+    fn pending_error(&self) -> Option<(CloseCode, &str)> {
+        match self {
+            Closing::Failing { code, detail, .. } => Some((*code, detail)),
+            _ => None,
+        }
+    }
+
+    /// This side queued its close frame.
+    fn on_close_sent(&mut self) {
+        *self = match std::mem::replace(self, Closing::Open) {
+            Closing::Open | Closing::Sent => Closing::Sent,
+            Closing::Received | Closing::Done => Closing::Done,
+            Closing::Failing { code, detail, .. } => Closing::Failing {
+                code,
+                detail,
+                sent: true,
+            },
+            Closing::Stopped { .. } => Closing::Stopped { sent: true },
+        };
+    }
+
+    /// The peer's close frame arrived.
+    fn on_close_received(&mut self) {
+        *self = if self.sent() {
+            Closing::Done
+        } else {
+            Closing::Received
+        };
+    }
+
+    /// The peer broke the protocol.
+    fn on_peer_error(&mut self, code: CloseCode, detail: String) {
+        let sent = self.sent();
+        *self = Closing::Failing { code, detail, sent };
+    }
+
+    /// Reading ended without a close frame; a pending error close stays owed.
+    fn on_read_stopped(&mut self) {
+        if matches!(self, Closing::Open | Closing::Sent) {
+            *self = Closing::Stopped { sent: self.sent() };
+        }
+    }
+
+    /// The engine is gone: nothing more is read, and no error close is owed.
+    fn on_end(&mut self) {
+        if !self.received() {
+            *self = Closing::Stopped { sent: self.sent() };
+        }
+    }
+
+    /// Takes the pending error close, if one is owed: `(code, detail, already sent)`.
+    fn take_error(&mut self) -> Option<(CloseCode, String, bool)> {
+        if !matches!(self, Closing::Failing { .. }) {
+            return None;
+        }
+        match std::mem::replace(self, Closing::Open) {
+            Closing::Failing { code, detail, sent } => {
+                *self = Closing::Stopped { sent };
+                Some((code, detail, sent))
+            }
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+}
+
 pub(crate) struct Inner {
     phase: Phase,
     /// Received messages the view has not taken yet.
     inbound: Inbound,
-    /// No more messages will arrive.
-    read_done: bool,
+    /// Where the closing handshake stands.
+    closing: Closing,
     /// The engine's last read found no complete frame: read again only once the socket
     /// is readable. Besides a wasted call, a read costs tungstenite a zero-fill of its
     /// buffer, which an idle connection then keeps resident.
     read_blocked: bool,
-    /// The peer's close frame arrived (the engine answers it).
-    peer_closed: bool,
-    /// This side queued a close frame.
-    close_queued: bool,
-    /// The peer broke the protocol: close with this once the view has taken the
-    /// messages that arrived before the error, so replies keep their order.
-    pending_error: Option<(CloseCode, String)>,
     /// The view left the queue full for `close_timeout`: the connection was closed with
     /// 1008 and data still arriving is dropped, so the peer's close is read.
     stalled: bool,
@@ -148,11 +261,8 @@ impl Shared {
             inner: Mutex::new(Inner {
                 phase: Phase::Pending { reply, on_upgrade },
                 inbound: Inbound::new(settings.max_queued_messages, settings.max_queued_bytes),
-                read_done: false,
+                closing: Closing::Open,
                 read_blocked: false,
-                peer_closed: false,
-                close_queued: false,
-                pending_error: None,
                 stalled: false,
                 cause: None,
                 upgrade_error: None,
@@ -216,7 +326,7 @@ impl Inner {
             return Poll::Ready(Some(msg));
         }
         self.start_accept();
-        if self.read_done || matches!(self.phase, Phase::Ended) {
+        if self.closing.read_done() || matches!(self.phase, Phase::Ended) {
             return Poll::Ready(None);
         }
         self.register(cx);
@@ -237,7 +347,7 @@ impl Inner {
         let was_full = self.inbound.is_full();
         let msg = self.inbound.pop_front()?;
         if (was_full && !self.inbound.is_full())
-            || (self.inbound.is_empty() && self.pending_error.is_some())
+            || (self.inbound.is_empty() && self.closing.pending_error().is_some())
         {
             self.poke(); // room again, or the error close is due now
         }
@@ -258,7 +368,7 @@ impl Inner {
         msg: &mut Option<Message>,
     ) -> Poll<Result<(), Error>> {
         self.start_accept();
-        if self.close_queued || self.peer_closed {
+        if self.closing.send_done() {
             return Poll::Ready(Err(self.closed_error()));
         }
         match &mut self.phase {
@@ -314,15 +424,15 @@ impl Inner {
 
     /// The view's `close`, once accepted.
     pub(crate) fn close(&mut self, code: CloseCode, reason: &str) {
-        if !self.peer_closed {
+        if !self.closing.received() {
             self.queue_close(code, truncate_reason(reason));
             self.poke();
         }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.close_queued
-            || self.read_done
+        self.closing.sent()
+            || self.closing.read_done()
             || (matches!(self.phase, Phase::Ended) && self.cause.is_some())
     }
 
@@ -331,11 +441,11 @@ impl Inner {
         // after the view has taken the messages before it; `wait` already returns
         // `None` by then, so report the error it is closing with.
         self.cause.clone().or_else(|| {
-            self.pending_error
-                .as_ref()
+            self.closing
+                .pending_error()
                 .map(|(code, detail)| CloseCause::Error {
-                    code: *code,
-                    detail: detail.clone(),
+                    code,
+                    detail: detail.to_owned(),
                 })
         })
     }
@@ -347,7 +457,7 @@ impl Inner {
             Some((tx, _)) => tx.clone(),
             None => {
                 let (tx, mut rx) = mpsc::channel(capacity);
-                if matches!(self.phase, Phase::Ended) || self.close_queued || self.peer_closed {
+                if matches!(self.phase, Phase::Ended) || self.closing.send_done() {
                     rx.close();
                 }
                 self.outgoing = Some((tx.clone(), rx));
@@ -429,9 +539,9 @@ impl Inner {
             self.inbound.clear(); // nobody will read them; keep reading to the close
         }
         if self.inbound.is_empty() {
-            if let Some((code, detail)) = self.pending_error.take() {
+            if let Some((code, detail, sent)) = self.closing.take_error() {
                 // A close this side already queued (the view's) is the one sent.
-                if !self.close_queued {
+                if !sent {
                     self.cause = Some(CloseCause::Error { code, detail });
                     self.queue_close(code, "");
                 }
@@ -440,7 +550,7 @@ impl Inner {
         let drained = self.drain_outgoing(cx, view_done);
         if let Some(code) = final_code {
             // What other tasks queued before the view returned goes out first.
-            if drained && !self.peer_closed && !self.read_done {
+            if drained && !self.closing.read_done() {
                 self.queue_close(code, "");
             }
         }
@@ -463,7 +573,7 @@ impl Inner {
     }
 
     pub(crate) fn close_queued(&self) -> bool {
-        self.close_queued
+        self.closing.sent()
     }
 
     pub(crate) fn is_ended(&self) -> bool {
@@ -493,8 +603,7 @@ impl Inner {
     /// every waiting `wait`, `send` or `flush` is woken to see it.
     pub(crate) fn end(&mut self) {
         self.phase = Phase::Ended;
-        self.read_done = true;
-        self.pending_error = None;
+        self.closing.on_end();
         self.close_senders();
         self.after_read();
         self.after_write();
@@ -542,7 +651,7 @@ impl Inner {
 
     /// No more data can come: the connection dropped (the cause, unless one is known).
     fn lose(&mut self) {
-        self.read_done = true;
+        self.closing.on_read_stopped();
         self.cause.get_or_insert(CloseCause::ConnectionLost);
     }
 
@@ -553,16 +662,17 @@ impl Inner {
         }
     }
 
-    /// Queues a close frame on the engine, once. Callers check `read_done` where a
-    /// peer's close makes ours pointless; after a peer error ours must still go out.
+    /// Queues a close frame on the engine, once. Callers check whether reading is done
+    /// where a peer's close makes ours pointless; after a peer error ours must still go
+    /// out.
     fn queue_close(&mut self, code: CloseCode, reason: &str) {
-        if self.close_queued {
+        if self.closing.sent() {
             return;
         }
         let Phase::Open(wire) = &mut self.phase else {
             return;
         };
-        self.close_queued = true;
+        self.closing.on_close_sent();
         self.cause.get_or_insert(CloseCause::Server { code });
         // A write error surfaces at the next flush, where the task handles it.
         let _ = wire.start_close(code, reason);
@@ -611,12 +721,12 @@ impl Inner {
                 },
             }
         }
-        if self.shutdown && !self.read_done && self.pending_error.is_none() {
+        if self.shutdown && !self.closing.read_done() {
             self.queue_close(CloseCode::Away, "server shutting down");
         }
         let mut received = false;
         let mut full = false;
-        while !self.read_done {
+        while !self.closing.read_done() {
             if self.inbound.is_full() && !self.stalled {
                 full = true;
                 break;
@@ -639,9 +749,9 @@ impl Inner {
                     }
                     Incoming::Close(frame) => {
                         // The engine has queued the reply; it leaves at the next flush.
-                        self.read_done = true;
-                        self.peer_closed = true;
-                        if !self.close_queued {
+                        let ours_first = self.closing.sent();
+                        self.closing.on_close_received();
+                        if !ours_first {
                             self.cause = Some(match frame {
                                 Some((code, reason)) => CloseCause::Peer {
                                     code: Some(code),
@@ -656,14 +766,11 @@ impl Inner {
                     }
                     Incoming::Control => {}
                 },
-                Poll::Ready(Some(Err(e))) => {
-                    self.read_done = true;
-                    self.on_read_error(e);
-                }
+                Poll::Ready(Some(Err(e))) => self.on_read_error(e),
                 Poll::Ready(None) => self.lose(),
             }
         }
-        if received || self.read_done {
+        if received || self.closing.read_done() {
             self.after_read();
         }
         full
@@ -675,9 +782,10 @@ impl Inner {
         match e {
             ReadError::Peer { code, detail } => {
                 tracing::debug!(%detail, "closing websocket on a peer error");
-                self.pending_error = Some((code, detail));
+                self.closing.on_peer_error(code, detail);
             }
             ReadError::Lost => {
+                self.closing.on_read_stopped();
                 self.cause.get_or_insert(CloseCause::ConnectionLost);
             }
         }
@@ -693,12 +801,12 @@ impl Inner {
         let Some((_, rx)) = &mut self.outgoing else {
             return true;
         };
-        if finishing || self.close_queued || self.peer_closed {
+        if finishing || self.closing.send_done() {
             rx.close();
         }
         let mut failed = false;
         let mut drained = false;
-        while !(self.close_queued || self.peer_closed) {
+        while !self.closing.send_done() {
             match wire.poll_ready(cx) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(_)) => {
@@ -715,7 +823,7 @@ impl Inner {
                     }
                 }
                 Poll::Ready(Some(Outgoing::Close(code, reason))) => {
-                    self.close_queued = true;
+                    self.closing.on_close_sent();
                     self.cause.get_or_insert(CloseCause::Server { code });
                     if wire.start_close(code, &reason).is_err() {
                         failed = true;
@@ -735,7 +843,7 @@ impl Inner {
         if failed {
             self.lose();
         }
-        drained || self.close_queued || self.peer_closed || failed
+        drained || self.closing.send_done() || failed
     }
 
     /// Writes everything out. Ends the engine once reading is over and the last bytes
@@ -759,7 +867,7 @@ impl Inner {
         if flushed {
             self.after_write();
         }
-        if self.read_done && flushed && self.pending_error.is_none() {
+        if self.closing.read_done() && flushed && self.closing.pending_error().is_none() {
             // Dropping the engine closes the TCP connection: the server closes first
             // (RFC 6455 §7.1.1).
             self.end();
