@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -13,6 +14,7 @@ use http_body_util::Full;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::Error;
+use crate::id::ConnectionId;
 use crate::message::{CloseCause, CloseCode, Message};
 use crate::response::Response;
 use crate::settings::Settings;
@@ -32,7 +34,54 @@ pub(crate) enum Outgoing {
 
 /// State shared by the view's `WebSocket`, the connection task and the server.
 pub(crate) struct Shared {
+    id: ConnectionId,
     inner: Mutex<Inner>,
+    /// The `on_end` callbacks, under their own lock: they run after `inner`'s is
+    /// released.
+    hooks: Mutex<Hooks>,
+}
+
+/// A callback run once when the connection ends.
+pub(crate) type EndHook = Box<dyn FnOnce(ConnectionId) + Send>;
+
+enum Hooks {
+    Waiting(Vec<EndHook>),
+    Ran,
+}
+
+/// The lock on a connection's state. Dropping it releases the lock, then runs the
+/// `on_end` callbacks if the connection ended while it was held.
+pub(crate) struct Locked<'a> {
+    shared: &'a Shared,
+    inner: Option<MutexGuard<'a, Inner>>,
+}
+
+impl Deref for Locked<'_> {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        // Some until drop.
+        self.inner.as_deref().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        self.inner.as_deref_mut().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let ended = self
+            .inner
+            .as_mut()
+            .is_some_and(|inner| std::mem::take(&mut inner.end_due));
+        self.inner = None; // unlock first
+        if ended {
+            self.shared.run_end_hooks();
+        }
+    }
 }
 
 enum Phase {
@@ -200,6 +249,12 @@ pub(crate) struct Inner {
     writer_waker: Option<Waker>,
     outgoing: Option<(mpsc::Sender<Outgoing>, mpsc::Receiver<Outgoing>)>,
     shutdown: bool,
+    /// A sender's `close_now` before the connection was open: applied once it is.
+    close_now: Option<(CloseCode, String)>,
+    /// The connection ended and its `on_end` callbacks are still to run.
+    end_due: bool,
+    /// The connection has ended (`end_due` was set once).
+    ended: bool,
     sender_capacity: usize,
 }
 
@@ -258,6 +313,8 @@ impl Shared {
         settings: &Settings,
     ) -> Arc<Self> {
         Arc::new(Shared {
+            id: ConnectionId::next(),
+            hooks: Mutex::new(Hooks::Waiting(Vec::new())),
             inner: Mutex::new(Inner {
                 phase: Phase::Pending { reply, on_upgrade },
                 inbound: Inbound::new(settings.max_queued_messages, settings.max_queued_bytes),
@@ -274,14 +331,58 @@ impl Shared {
                 writer_waker: None,
                 outgoing: None,
                 shutdown: false,
+                close_now: None,
+                end_due: false,
+                ended: false,
                 sender_capacity: settings.sender_capacity.max(1),
             }),
         })
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+    pub(crate) fn lock(&self) -> Locked<'_> {
         // A panic while locked leaves no half-updated invariant worth refusing service for.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        Locked {
+            shared: self,
+            inner: Some(inner),
+        }
+    }
+
+    pub(crate) fn id(&self) -> ConnectionId {
+        self.id
+    }
+
+    fn hooks(&self) -> MutexGuard<'_, Hooks> {
+        self.hooks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `hook` once the connection has ended, or now if it has.
+    pub(crate) fn on_end(&self, hook: EndHook) {
+        let mut hooks = self.hooks();
+        match &mut *hooks {
+            Hooks::Waiting(waiting) => waiting.push(hook),
+            Hooks::Ran => {
+                drop(hooks);
+                hook(self.id);
+            }
+        }
+    }
+
+    fn run_end_hooks(&self) {
+        let due = match std::mem::replace(&mut *self.hooks(), Hooks::Ran) {
+            Hooks::Waiting(due) => due,
+            Hooks::Ran => Vec::new(),
+        };
+        for hook in due {
+            // One callback's panic must not keep the others from running.
+            let run = std::panic::AssertUnwindSafe(|| hook(self.id));
+            if let Err(panic) = std::panic::catch_unwind(run) {
+                tracing::error!(
+                    panic = %crate::panic::panic_text(&panic),
+                    "a websocket on_end callback panicked"
+                );
+            }
+        }
     }
 }
 
@@ -467,6 +568,32 @@ impl Inner {
         }
     }
 
+    /// A sender's `close_now`: close with `code` at the task's next round, discarding
+    /// what other tasks still have queued. False if this side already closed or the
+    /// connection is over.
+    pub(crate) fn close_now(&mut self, code: CloseCode, reason: &str) -> bool {
+        if self.ended || self.closing.send_done() || self.close_now.is_some() {
+            return false;
+        }
+        self.close_senders();
+        if let Some((_, rx)) = &mut self.outgoing {
+            while rx.try_recv().is_ok() {} // discarded, as documented
+        }
+        let reason = truncate_reason(reason);
+        if matches!(self.phase, Phase::Open(_)) {
+            self.queue_close(code, reason);
+        } else {
+            self.close_now = Some((code, reason.to_owned()));
+        }
+        self.poke();
+        true
+    }
+
+    /// Whether the connection has ended (its `on_end` callbacks run or are running).
+    pub(crate) fn has_ended(&self) -> bool {
+        self.ended
+    }
+
     /// Whether `cx` belongs to the connection task, which needs no waker registered: it
     /// runs again whenever anything happens, and flushes every round.
     fn polled_by_connection_task(&self, cx: &Context<'_>) -> bool {
@@ -604,6 +731,10 @@ impl Inner {
     pub(crate) fn end(&mut self) {
         self.phase = Phase::Ended;
         self.closing.on_end();
+        if !self.ended {
+            self.ended = true;
+            self.end_due = true;
+        }
         self.close_senders();
         self.after_read();
         self.after_write();
@@ -720,6 +851,11 @@ impl Inner {
                     }
                 },
             }
+        }
+        if let (Some((code, reason)), Phase::Open(_)) = (&self.close_now, &self.phase) {
+            let (code, reason) = (*code, reason.clone());
+            self.close_now = None;
+            self.queue_close(code, &reason);
         }
         if self.shutdown && !self.closing.read_done() {
             self.queue_close(CloseCode::Away, "server shutting down");
