@@ -28,7 +28,7 @@
 //! ```
 //!
 //! Any other transport (Server-Sent Events plus POST, a message queue, a test) can run
-//! the same messages with [`AppService::handle_message`]. A view can also keep the
+//! the same messages with [`AppService::handle_message`](crate::AppService::handle_message). A view can also keep the
 //! connection a request came over ([`VirtualRequest::sender`]) and push to it later.
 //!
 //! # The message

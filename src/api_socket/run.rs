@@ -1,10 +1,11 @@
 //! Running a message through the app.
 
-use http::{Method, StatusCode};
+use http::Method;
 
 use crate::api_socket::context::ApiContext;
 use crate::api_socket::message::ApiMessage;
 use crate::api_socket::reply::encode_reply;
+use crate::router::RouteNotFound;
 use crate::service::AppService;
 
 /// The body of a socket reply to a path no route matches (django-websocket-request's).
@@ -49,12 +50,8 @@ impl AppService {
         };
         let id = msg.raw_id().map(ToOwned::to_owned);
         let head = msg.method() == Method::HEAD;
-        let path = msg.uri().path().to_owned();
         let mut resp = self.handle(msg.into_request(ctx)).await;
-        if resp.status() == StatusCode::NOT_FOUND
-            && resp.body().as_ref() == b"Not Found"
-            && !self.has_route(&path)
-        {
+        if resp.extensions().get::<RouteNotFound>().is_some() {
             resp.set_body(NOT_FOUND_BODY);
         }
         encode_reply(id.as_deref(), &resp, head)

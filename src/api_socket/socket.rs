@@ -19,7 +19,7 @@ use crate::websocket::sender::WebSocketSender;
 const DEFAULT_MAX_IN_FLIGHT: usize = 16;
 
 /// A view that answers every text message on a WebSocket as an HTTP request to the app
-/// (see the [module docs](self) and `docs/rest-over-websocket.md`). Make one with
+/// (see the [module docs](mod@crate::api_socket) and `docs/rest-over-websocket.md`). Make one with
 /// [`api_socket`] and mount it with [`App::route`](crate::App::route); it is a
 /// [`require_websocket`] view, so a plain HTTP request to it gets 400.
 ///

@@ -9,10 +9,9 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use bytes::Bytes;
-use http_body_util::Full;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::body::Body;
 use crate::error::Error;
 use crate::id::ConnectionId;
 use crate::message::{CloseCause, CloseCode, Message};
@@ -22,7 +21,7 @@ use crate::websocket::wire::{Incoming, ReadError, Wire, WireConfig};
 
 /// What the connection task tells the HTTP side: send the 101, or this response.
 pub(crate) enum Outcome {
-    Accept(hyper::Response<Full<Bytes>>),
+    Accept(http::Response<Body>),
     Done(Response),
 }
 
@@ -236,7 +235,7 @@ pub(crate) struct Inner {
     upgrade_error: Option<String>,
     /// The 101 response, built by the middleware, sent on first use (boxed: it is dead
     /// weight in every open connection after that).
-    accept_response: Option<Box<hyper::Response<Full<Bytes>>>>,
+    accept_response: Option<Box<http::Response<Body>>>,
     /// Something the connection task must act on happened outside its own poll.
     poked: bool,
     /// True while the connection task polls the view: no need to wake it then.
@@ -389,7 +388,7 @@ impl Shared {
 // What the view's `WebSocket` asks.
 impl Inner {
     /// Stores the 101 the middleware prepared.
-    pub(crate) fn set_accept_response(&mut self, response: hyper::Response<Full<Bytes>>) {
+    pub(crate) fn set_accept_response(&mut self, response: http::Response<Body>) {
         self.accept_response = Some(Box::new(response));
     }
 
@@ -788,8 +787,8 @@ impl Inner {
 
     fn closed_error(&self) -> Error {
         match &self.upgrade_error {
-            Some(why) => Error::Upgrade(why.clone()),
-            None => Error::Closed(self.cause.clone()),
+            Some(why) => Error::upgrade(why.clone()),
+            None => Error::closed(self.cause.clone()),
         }
     }
 
@@ -1017,7 +1016,7 @@ pub(crate) fn sendable(code: CloseCode) -> Result<CloseCode, Error> {
     if code.is_allowed() {
         Ok(code)
     } else {
-        Err(Error::InvalidCloseCode(code.into()))
+        Err(Error::bad_close_code(code.into()))
     }
 }
 
