@@ -110,7 +110,7 @@ pub use server::{shutdown_signal, Server};
 pub use service::chain::{Middleware, Next};
 pub use service::upgrade::WebSocketMiddleware;
 pub use service::AppService;
-pub use settings::Settings;
+pub use settings::{EnvError, Settings};
 pub use utf8::Utf8Bytes;
 pub use view::{accept_websocket, require_websocket, BoxFuture, IntoView, View, ViewFn};
 pub use websocket::sender::{TrySendError, WebSocketSender};
