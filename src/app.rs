@@ -29,6 +29,7 @@ use crate::view::{IntoView, View};
 ///         .await
 /// }
 /// ```
+#[must_use = "an app does nothing until it is built, bound or served"]
 pub struct App {
     routes: Vec<(String, View)>,
     middleware: Vec<Arc<dyn Middleware>>,
@@ -105,6 +106,24 @@ impl std::error::Error for BuildError {}
 impl From<BuildError> for std::io::Error {
     fn from(e: BuildError) -> Self {
         std::io::Error::new(std::io::ErrorKind::InvalidInput, e)
+    }
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field(
+                "routes",
+                &self
+                    .routes
+                    .iter()
+                    .map(|(p, _)| p.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("middleware", &self.middleware.len())
+            .field("settings", &self.settings)
+            .field("state", &self.state)
+            .finish()
     }
 }
 

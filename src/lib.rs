@@ -59,7 +59,12 @@
 //!
 //! See the guide in `docs/` for settings, limits and the cancel-safety of each method.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(
+    missing_docs,
+    unreachable_pub,
+    missing_debug_implementations,
+    rust_2018_idioms
+)]
 
 // The layers, top to bottom: the app builder and the server, the service (chain,
 // router, views), requests and responses, the WebSocket layer. Then the features, which

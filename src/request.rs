@@ -290,6 +290,7 @@ impl std::fmt::Debug for Request {
 
 /// Builds a [`Request`] by hand.
 #[derive(Debug)]
+#[must_use = "a builder does nothing until `build` is called"]
 pub struct RequestBuilder {
     req: Request,
 }

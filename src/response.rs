@@ -93,6 +93,7 @@ impl Response {
     }
 
     /// Sets the status. A number outside 100..=999 is logged and becomes 500.
+    #[must_use]
     pub fn with_status(mut self, status: impl TryInto<StatusCode>) -> Self {
         self.status = status.try_into().unwrap_or_else(|_| {
             tracing::error!("invalid status code in response; sending 500");
@@ -103,6 +104,7 @@ impl Response {
 
     /// Adds a header (keeping others of the same name). An invalid name or value is
     /// logged and skipped.
+    #[must_use]
     pub fn with_header<K, V>(mut self, name: K, value: V) -> Self
     where
         K: TryInto<HeaderName>,
@@ -160,6 +162,7 @@ impl Response {
     }
 
     /// Attaches a typed value (replacing one of the same type).
+    #[must_use]
     pub fn with_extension<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
         self.extensions.insert(value);
         self

@@ -22,6 +22,7 @@ use std::time::Duration;
 /// [`Settings::from_env`] reads them from the environment.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[must_use = "settings do nothing until given to `App::settings`"]
 pub struct Settings {
     /// See [`Settings::websocket_accept_all`](Self::websocket_accept_all()).
     pub websocket_accept_all: bool,
@@ -81,7 +82,6 @@ impl Settings {
     /// Every view accepts WebSocket requests, as if wrapped in
     /// [`accept_websocket`](crate::accept_websocket). django-websocket's
     /// `WEBSOCKET_ACCEPT_ALL`. Default `false`.
-    #[must_use]
     pub fn websocket_accept_all(mut self, accept_all: bool) -> Self {
         self.websocket_accept_all = accept_all;
         self
@@ -89,14 +89,12 @@ impl Settings {
 
     /// The largest incoming message, in bytes, after reassembling fragments. A larger
     /// one closes the connection with 1009 (message too big). Default 1 MiB.
-    #[must_use]
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes;
         self
     }
 
     /// The largest incoming frame payload, in bytes. Default 1 MiB.
-    #[must_use]
     pub fn max_frame_size(mut self, bytes: usize) -> Self {
         self.max_frame_size = bytes;
         self
@@ -108,7 +106,6 @@ impl Settings {
     /// much before every read, so it is a speed setting too: larger costs more per small
     /// message, smaller costs more reads per large message (a 16 KiB message takes three
     /// reads at 8 KiB). Default 8 KiB.
-    #[must_use]
     pub fn read_buffer_size(mut self, bytes: usize) -> Self {
         self.read_buffer_size = bytes;
         self
@@ -116,7 +113,6 @@ impl Settings {
 
     /// Outgoing frames are gathered up to this many bytes before they are written
     /// early; everything queued is written when the view next waits. Default 64 KiB.
-    #[must_use]
     pub fn write_buffer_size(mut self, bytes: usize) -> Self {
         self.write_buffer_size = bytes;
         self
@@ -126,7 +122,6 @@ impl Settings {
     /// reading from the socket (back-pressure to the peer). If the view takes none of
     /// them for [`close_timeout`](Self::close_timeout()), the connection is closed with
     /// 1008. Default 64.
-    #[must_use]
     pub fn max_queued_messages(mut self, messages: usize) -> Self {
         self.max_queued_messages = messages;
         self
@@ -135,7 +130,6 @@ impl Settings {
     /// How many bytes of received messages are held for the view before reading pauses,
     /// as with [`max_queued_messages`](Self::max_queued_messages()): whichever bound is
     /// reached first. The message read last may pass it. Default 1 MiB.
-    #[must_use]
     pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
         self.max_queued_bytes = bytes;
         self
@@ -144,7 +138,6 @@ impl Settings {
     /// How many messages other tasks may queue through a
     /// [`WebSocketSender`](crate::WebSocketSender) before their `send` waits (at least
     /// 1). Default 64.
-    #[must_use]
     pub fn sender_capacity(mut self, messages: usize) -> Self {
         self.sender_capacity = messages;
         self
@@ -152,7 +145,6 @@ impl Settings {
 
     /// The largest HTTP request body, in bytes; a larger one is answered with 413.
     /// Default 2 MiB.
-    #[must_use]
     pub fn max_body_size(mut self, bytes: usize) -> Self {
         self.max_body_size = bytes;
         self
@@ -162,7 +154,6 @@ impl Settings {
     /// shutdown waits for views to return (and HTTP requests to finish), and how long a
     /// full message queue may go untouched before the connection is closed with 1008.
     /// Default 5 s.
-    #[must_use]
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = timeout;
         self
@@ -172,7 +163,6 @@ impl Settings {
     /// connection is closed (a slowloris bound); it also bounds how long an idle
     /// keep-alive connection waits for its next request. `None` waits forever.
     /// Default 30 s.
-    #[must_use]
     pub fn header_read_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.header_read_timeout = timeout;
         self
@@ -185,21 +175,18 @@ impl Settings {
     /// [`tcp_keepalive_retries`](Self::tcp_keepalive_retries()) probes
     /// [`tcp_keepalive_interval`](Self::tcp_keepalive_interval()) apart (about 30 s
     /// later by default). `None` leaves the system default (usually off). Default 60 s.
-    #[must_use]
     pub fn tcp_keepalive(mut self, idle: Option<Duration>) -> Self {
         self.tcp_keepalive = idle;
         self
     }
 
     /// The time between two TCP keepalive probes. Default 10 s.
-    #[must_use]
     pub fn tcp_keepalive_interval(mut self, interval: Duration) -> Self {
         self.tcp_keepalive_interval = interval;
         self
     }
 
     /// How many unanswered TCP keepalive probes end the connection. Default 3.
-    #[must_use]
     pub fn tcp_keepalive_retries(mut self, retries: u32) -> Self {
         self.tcp_keepalive_retries = retries;
         self
@@ -209,7 +196,6 @@ impl Settings {
     /// `origins` (compared without regard to case). Requests without `Origin`
     /// (non-browser clients) pass. Default: any origin (see
     /// [`allow_any_origin`](Self::allow_any_origin)).
-    #[must_use]
     pub fn allowed_origins<I, S>(mut self, origins: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -220,7 +206,6 @@ impl Settings {
     }
 
     /// Accepts WebSocket requests from any origin (the default).
-    #[must_use]
     pub fn allow_any_origin(mut self) -> Self {
         self.allowed_origins = None;
         self

@@ -84,6 +84,7 @@ impl ApiContext {
     }
 
     /// The same context with `addr` as the peer's address.
+    #[must_use]
     pub fn with_remote_addr(mut self, addr: SocketAddr) -> Self {
         self.remote_addr = Some(addr);
         self
@@ -102,6 +103,7 @@ impl ApiContext {
     /// The same context with header `name` set to `value` (replacing any value it had).
     /// An invalid name or value is logged and skipped, as in
     /// [`Response::with_header`](crate::Response::with_header).
+    #[must_use]
     pub fn with_header<K, V>(mut self, name: K, value: V) -> Self
     where
         K: TryInto<HeaderName>,
@@ -124,6 +126,7 @@ impl ApiContext {
 
     /// The same context with `sender` as the connection requests came over ([`ApiSocket`](crate::ApiSocket)
     /// sets it; set it for another WebSocket-based transport).
+    #[must_use]
     pub fn with_sender(mut self, sender: WebSocketSender) -> Self {
         self.sender = Some(sender);
         self
@@ -137,6 +140,7 @@ impl ApiContext {
     /// The same context sending tokens as `Authorization: <scheme> <token>` (just the
     /// token when `scheme` is empty). A scheme that is not an HTTP token is logged and
     /// ignored.
+    #[must_use]
     pub fn with_token_scheme(mut self, scheme: &str) -> Self {
         if scheme.is_empty() || HeaderName::from_bytes(scheme.as_bytes()).is_ok() {
             self.token_scheme = Arc::from(scheme);

@@ -293,7 +293,7 @@ fn parse_path(url: &str) -> Option<Uri> {
 /// booleans as JSON writes them, `null` as an empty value, arrays as one pair per element,
 /// objects as JSON text.
 fn with_query(uri: &Uri, data: &RawValue) -> Option<Uri> {
-    let pairs: Ordered = serde_json::from_str(data.get()).ok()?;
+    let pairs: Ordered<'_> = serde_json::from_str(data.get()).ok()?;
     if pairs.0.is_empty() {
         return Some(uri.clone());
     }
@@ -333,7 +333,7 @@ fn parse_headers(raw: &RawValue) -> Option<Vec<(HeaderName, HeaderValue)>> {
     if !raw.get().starts_with('{') {
         return None;
     }
-    let pairs: Ordered = serde_json::from_str(raw.get()).ok()?;
+    let pairs: Ordered<'_> = serde_json::from_str(raw.get()).ok()?;
     let mut out = Vec::new();
     for (name, value) in &pairs.0 {
         let name = HeaderName::from_bytes(name.as_bytes()).ok()?;

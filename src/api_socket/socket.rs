@@ -51,6 +51,7 @@ const DEFAULT_MAX_IN_FLIGHT: usize = 16;
 /// # drop(app);
 /// ```
 #[derive(Clone)]
+#[must_use = "a view does nothing until it is routed"]
 pub struct ApiSocket {
     max_in_flight: usize,
     token_scheme: String,

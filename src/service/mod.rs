@@ -111,6 +111,7 @@ impl AppService {
     }
 
     /// The same service, reporting `addr` as [`Request::remote_addr`].
+    #[must_use]
     pub fn with_remote_addr(&self, addr: SocketAddr) -> Self {
         AppService {
             remote_addr: Some(addr),
