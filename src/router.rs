@@ -69,7 +69,7 @@ impl std::fmt::Display for RouteError {
 impl std::error::Error for RouteError {}
 
 /// Marks the response the router gives a path no route matches (a 404), so middleware
-/// and [`AppService::handle_message`](crate::AppService::handle_message) can tell it from
+/// and [`api_socket::handle_message`](crate::api_socket::handle_message) can tell it from
 /// a 404 a view wrote. Read it from [`Response::extensions`](crate::Response::extensions):
 ///
 /// ```

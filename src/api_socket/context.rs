@@ -16,7 +16,7 @@ pub(super) const DEFAULT_TOKEN_SCHEME: &str = "JWT";
 /// the end-to-end headers of the WebSocket handshake (cookies, origin, user agent…), and
 /// the scheme a message's `token` is sent with. [`ApiSocket`](crate::ApiSocket) builds one per connection;
 /// build your own to run messages from another transport through
-/// [`AppService::handle_message`](crate::AppService::handle_message).
+/// [`api_socket::handle_message`](crate::api_socket::handle_message).
 ///
 /// ```
 /// use wsview::ApiContext;

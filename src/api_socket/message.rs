@@ -55,16 +55,6 @@ impl VirtualRequest {
     }
 }
 
-// An inherent method kept beside the concept it belongs to.
-impl Request {
-    /// Whether the request arrived as a message over a socket ([`ApiSocket`](crate::ApiSocket),
-    /// [`AppService::handle_message`](crate::AppService::handle_message)) rather than over HTTP. A virtual request is never
-    /// [`is_websocket`](Self::is_websocket).
-    pub fn is_virtual(&self) -> bool {
-        self.extensions().get::<VirtualRequest>().is_some()
-    }
-}
-
 /// One message, checked and ready to become a [`Request`].
 ///
 /// ```
@@ -190,6 +180,7 @@ impl ApiMessage {
             builder = builder.remote_addr(addr);
         }
         let mut req = builder.build();
+        req.mark_virtual();
         req.extensions_mut().insert(VirtualRequest {
             id: self.id,
             sender: ctx.sender().cloned(),

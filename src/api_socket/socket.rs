@@ -8,6 +8,7 @@ use http::header::HeaderName;
 
 use crate::api_socket::context::{ApiContext, DEFAULT_TOKEN_SCHEME};
 use crate::api_socket::error::{MessageError, MessageErrorKind};
+use crate::api_socket::run::handle_message;
 use crate::message::Message;
 use crate::request::Request;
 use crate::response::Response;
@@ -163,7 +164,7 @@ impl ApiSocket {
                     let (app, ctx) = (app.clone(), ctx.clone());
                     in_flight.push(async move {
                         match std::str::from_utf8(msg.as_bytes()) {
-                            Ok(text) => app.handle_message(text, &ctx).await,
+                            Ok(text) => handle_message(&app, text, &ctx).await,
                             Err(_) => MessageError::new(None, MessageErrorKind::Malformed).reply(),
                         }
                     });
