@@ -802,10 +802,16 @@ impl Inner {
         let Phase::Open(wire) = &mut self.phase else {
             return;
         };
-        self.closing.on_close_sent();
-        self.cause.get_or_insert(CloseCause::Server { code });
         // A write error surfaces at the next flush, where the task handles it.
         let _ = wire.start_close(code, reason);
+        self.note_close_sent(code);
+    }
+
+    /// This side's close frame with `code` is queued on the engine: the closing state and
+    /// the cause say so.
+    fn note_close_sent(&mut self, code: CloseCode) {
+        self.closing.on_close_sent();
+        self.cause.get_or_insert(CloseCause::Server { code });
     }
 
     /// No more outgoing data can be written: senders fail from now on.
@@ -919,10 +925,7 @@ impl Inner {
                 tracing::debug!(%detail, "closing websocket on a peer error");
                 self.closing.on_peer_error(code, detail);
             }
-            ReadError::Lost => {
-                self.closing.on_read_stopped();
-                self.cause.get_or_insert(CloseCause::ConnectionLost);
-            }
+            ReadError::Lost => self.lose(),
         }
     }
 
@@ -958,11 +961,10 @@ impl Inner {
                     }
                 }
                 Poll::Ready(Some(Outgoing::Close(code, reason))) => {
-                    self.closing.on_close_sent();
-                    self.cause.get_or_insert(CloseCause::Server { code });
                     if wire.start_close(code, &reason).is_err() {
                         failed = true;
                     }
+                    self.note_close_sent(code);
                     break;
                 }
                 Poll::Ready(None) => {
