@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf target/doc/wsview
-cargo doc --no-deps --quiet
+cargo doc --no-deps --quiet --features test-util
 leaks=$(grep -rhoE 'href="[^"]*(tokio_tungstenite|tungstenite|http_body_util)/[^"]*"' target/doc/wsview | sort -u || true)
 if [ -n "$leaks" ]; then
   echo "engine or http-body-util types in wsview's public API:" >&2

@@ -59,6 +59,7 @@
 //!
 //! See the guide in `docs/` for settings, limits and the cancel-safety of each method.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(
     missing_docs,
     unreachable_pub,
@@ -94,6 +95,9 @@ mod utf8;
 pub mod api_socket;
 pub mod blocking;
 mod handler;
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod test;
 
 pub use api_socket::{
     api_socket, ApiContext, ApiMessage, ApiSocket, MessageError, MessageErrorKind, VirtualRequest,
