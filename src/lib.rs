@@ -92,6 +92,8 @@ mod panic;
 mod settings;
 mod utf8;
 
+pub mod prelude;
+
 pub mod api_socket;
 pub mod blocking;
 mod handler;

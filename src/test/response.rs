@@ -5,7 +5,7 @@ use http::{HeaderMap, StatusCode};
 
 /// A response read off the in-memory connection: status, headers and the whole body.
 /// Plain requests give one; so does a refused WebSocket handshake
-/// ([`TestError::Refused`]).
+/// ([`TestError::Refused`](crate::test::TestError::Refused)).
 #[derive(Debug, Clone)]
 pub struct TestResponse {
     status: StatusCode,
