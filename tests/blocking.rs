@@ -12,29 +12,47 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use wsview::{
     blocking, require_websocket, App, CloseCause, CloseCode, CloseReason, HandlerError, Message,
-    Namespaces, Opened, Request, Response,
+    Namespaces, Next, Opened, Request, Response,
 };
 
-use support::{close_code, next_data, send_text, within, Client};
+use support::{close_code, next_data, send_text, within, Client, LIMIT};
 
 /// A door blocking threads until the test opens it: a real blocking wait, holding the
-/// worker's thread.
+/// worker's thread. Tests hold an [`OpenOnDrop`] for it, so a failing assertion opens it
+/// while unwinding (the runtime waits for blocking threads when it shuts down: a gate
+/// left shut would turn the failure into a silent hang). `wait` also panics past
+/// [`LIMIT`], in case a test forgets the guard.
 #[derive(Clone, Default)]
 struct Gate(Arc<(Mutex<bool>, Condvar)>);
 
 impl Gate {
     fn wait(&self) {
         let (open, cv) = &*self.0;
-        let mut open = open.lock().unwrap_or_else(|e| e.into_inner());
-        while !*open {
-            open = cv.wait(open).unwrap_or_else(|e| e.into_inner());
-        }
+        let open = open.lock().unwrap_or_else(|e| e.into_inner());
+        let (open, timeout) = cv
+            .wait_timeout_while(open, LIMIT, |open| !*open)
+            .unwrap_or_else(|e| e.into_inner());
+        drop(open);
+        assert!(!timeout.timed_out(), "the test never opened the gate");
     }
 
     fn open(&self) {
         let (open, cv) = &*self.0;
         *open.lock().unwrap_or_else(|e| e.into_inner()) = true;
         cv.notify_all();
+    }
+
+    /// Opens the gate when dropped: at the end of the test, or when an assertion fails.
+    fn opener(&self) -> OpenOnDrop {
+        OpenOnDrop(self.clone())
+    }
+}
+
+struct OpenOnDrop(Gate);
+
+impl Drop for OpenOnDrop {
+    fn drop(&mut self) {
+        self.0.open();
     }
 }
 
@@ -66,16 +84,24 @@ async fn echo(mut req: Request) -> Response {
 
 /// Two async workers, four blocking workers all held busy: if blocking code ran on the
 /// async workers, the async echo could not answer until the blocking views finished.
+/// A fifth blocking connection, seen reaching the server, gets a worker only when one
+/// of the four views has returned: the views log when they start and end, and the log's
+/// order is the proof (a spare worker would let it start while all four are held).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_blocking_workers_do_not_stall_async_views() {
     const WORKERS: usize = 4;
     let pool = blocking::Pool::new(WORKERS);
     let gate = Gate::default();
+    let _opener = gate.opener();
     let finished = Arc::new(AtomicUsize::new(0));
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
     let (started_tx, mut started) = mpsc::unbounded_channel::<()>();
     let view = {
-        let (gate, finished) = (gate.clone(), finished.clone());
-        pool.view(move |_req: Request, ws: &mut blocking::WebSocket| {
+        let (gate, finished, log) = (gate.clone(), finished.clone(), log.clone());
+        pool.view(move |req: Request, ws: &mut blocking::WebSocket| {
+            let tag = req.query("tag").unwrap_or_default();
+            let note = |what: &str| log.lock().expect("log").push(format!("{what} {tag}"));
+            note("start");
             while let Some(msg) = ws.wait() {
                 let _ = started_tx.send(());
                 gate.wait(); // blocking work, until the test says so
@@ -85,17 +111,24 @@ async fn busy_blocking_workers_do_not_stall_async_views() {
                     break;
                 }
             }
+            note("end");
             Response::empty()
         })
     };
+    // Tells the test when a request has reached the server (before any pool wait).
+    let (arrived_tx, mut arrived) = mpsc::unbounded_channel::<String>();
     let app = App::new()
+        .middleware(move |req: Request, next: Next| {
+            let _ = arrived_tx.send(req.query("tag").unwrap_or_default());
+            next.run(req)
+        })
         .route("/blocking", view)
         .route("/echo", require_websocket(echo));
     let server = support::start(app).await;
 
     let mut busy = Vec::new();
     for i in 0..WORKERS {
-        let mut ws = server.connect("/blocking").await;
+        let mut ws = server.connect(&format!("/blocking?tag=job{i}")).await;
         send_text(&mut ws, &format!("job{i}")).await;
         busy.push(ws);
     }
@@ -107,8 +140,13 @@ async fn busy_blocking_workers_do_not_stall_async_views() {
     assert_eq!(pool.available(), 0, "every worker is busy");
 
     // One more blocking connection waits for a worker, its handshake pending.
-    let url = server.url("/blocking");
+    let url = server.url("/blocking?tag=late");
     let waiting = tokio::spawn(async move { tokio_tungstenite::connect_async(url).await });
+    loop {
+        if within(arrived.recv()).await.expect("arrived") == "late" {
+            break;
+        }
+    }
 
     // The async view answers while every blocking worker is held.
     let mut fast = server.connect("/echo").await;
@@ -119,7 +157,6 @@ async fn busy_blocking_workers_do_not_stall_async_views() {
         0,
         "the async reply came before any blocking view finished"
     );
-    assert!(!waiting.is_finished(), "no worker was free to accept it");
 
     gate.open();
     for (i, ws) in busy.iter_mut().enumerate() {
@@ -127,7 +164,6 @@ async fn busy_blocking_workers_do_not_stall_async_views() {
     }
     // A blocking view holds its worker for its connection's life: the waiting
     // connection gets a worker when one of them ends.
-    assert!(!waiting.is_finished(), "still no free worker");
     let first = busy.remove(0);
     bye(first).await;
     let (mut late, _) = within(waiting)
@@ -136,6 +172,15 @@ async fn busy_blocking_workers_do_not_stall_async_views() {
         .expect("accepted once a worker was free");
     send_text(&mut late, "late").await;
     expect_text(&mut late, "done:late").await;
+    {
+        let log = log.lock().expect("log");
+        let at = |entry: &str| log.iter().position(|e| e == entry);
+        let (ended, late_started) = (at("end job0"), at("start late"));
+        assert!(
+            ended.is_some() && late_started.is_some() && ended < late_started,
+            "the late view started only after job0's view returned: {log:?}"
+        );
+    }
 
     for ws in busy {
         bye(ws).await;
@@ -233,6 +278,7 @@ async fn a_panicking_blocking_view_closes_with_1011() {
 async fn past_max_wait_a_busy_pool_refuses_with_503() {
     let pool = blocking::Pool::new(1).max_wait(Duration::from_millis(50));
     let gate = Gate::default();
+    let _opener = gate.opener();
     let (started_tx, mut started) = mpsc::unbounded_channel::<()>();
     let view = {
         let gate = gate.clone();
@@ -252,9 +298,17 @@ async fn past_max_wait_a_busy_pool_refuses_with_503() {
         .await
         .expect("the only worker is busy");
 
-    let (status, body) = server.connect_err("/one").await;
-    assert_eq!(status, 503);
-    assert!(body.contains("busy"), "{body}");
+    let refusal = server.refusal("/one").await;
+    assert_eq!(refusal.status(), 503);
+    assert_eq!(
+        refusal.headers().get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"1"[..]),
+        "503 carries Retry-After: 1"
+    );
+    assert_eq!(
+        refusal.body().as_deref(),
+        Some(&b"Service Unavailable: every worker is busy."[..])
+    );
 
     gate.open();
     expect_text(&mut holder, "hold").await;
