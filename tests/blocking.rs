@@ -100,7 +100,11 @@ async fn busy_blocking_workers_do_not_stall_async_views() {
         let (gate, finished, log) = (gate.clone(), finished.clone(), log.clone());
         pool.view(move |req: Request, ws: &mut blocking::WebSocket| {
             let tag = req.query("tag").unwrap_or_default();
-            let note = |what: &str| log.lock().expect("log").push(format!("{what} {tag}"));
+            let note = |what: &str| {
+                log.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(format!("{what} {tag}"))
+            };
             note("start");
             while let Some(msg) = ws.wait() {
                 let _ = started_tx.send(());
@@ -173,7 +177,7 @@ async fn busy_blocking_workers_do_not_stall_async_views() {
     send_text(&mut late, "late").await;
     expect_text(&mut late, "done:late").await;
     {
-        let log = log.lock().expect("log");
+        let log = log.lock().unwrap_or_else(|e| e.into_inner());
         let at = |entry: &str| log.iter().position(|e| e == entry);
         let (ended, late_started) = (at("end job0"), at("start late"));
         assert!(
