@@ -146,22 +146,29 @@ async fn stream_ends_on_peer_close_with_its_cause() {
     srv.stop().await;
 }
 
+/// What the view sees after its own close is sent to the test and checked there: an
+/// assertion inside the view could not fail the test (a panic there is only a 1011).
 #[tokio::test]
 async fn close_with_code_and_reason_reaches_the_client() {
-    async fn closer(mut req: Request) -> Response {
-        let ws = req.websocket().expect("websocket");
-        let _ = ws.send("before close").await;
-        let _ = ws.close(4000, "custom reason").await;
-        assert!(ws.is_closed());
-        assert!(
-            ws.send("after").await.is_err(),
-            "send after close must fail"
-        );
-        // wait returns None once the client acknowledged.
-        assert!(ws.wait().await.is_none());
-        Response::empty()
-    }
-    let srv = start(App::new().route("/", require_websocket(closer))).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let srv = start(App::new().route(
+        "/",
+        require_websocket(move |mut req: Request| {
+            let tx = tx.clone();
+            async move {
+                let ws = req.websocket().expect("websocket");
+                let _ = ws.send("before close").await;
+                let closed = ws.close(4000, "custom reason").await.is_ok();
+                let is_closed = ws.is_closed();
+                let send_after = ws.send("after").await;
+                // wait returns None once the client acknowledged.
+                let wait_after = ws.wait().await;
+                let _ = tx.send((closed, is_closed, send_after, wait_after, ws.close_cause()));
+                Response::empty()
+            }
+        }),
+    ))
+    .await;
     let mut ws = srv.connect("/").await;
     assert_eq!(
         next_data(&mut ws).await,
@@ -174,7 +181,23 @@ async fn close_with_code_and_reason_reaches_the_client() {
         }
         other => panic!("expected a close frame, got {other:?}"),
     }
-    drop(ws);
+    // Our reply completes the handshake, then the server hangs up.
+    while let Some(Ok(_)) = within(ws.next()).await {}
+    let (closed, is_closed, send_after, wait_after, cause) =
+        within(rx.recv()).await.expect("view report");
+    assert!(closed, "close returned Ok");
+    assert!(is_closed, "is_closed() right after close()");
+    assert!(
+        matches!(send_after, Err(wsview::Error::Closed(_))),
+        "send after close must fail with Closed: {send_after:?}"
+    );
+    assert_eq!(wait_after, None, "wait after the close handshake");
+    assert_eq!(
+        cause,
+        Some(CloseCause::Server {
+            code: CloseCode::Library(4000)
+        })
+    );
     srv.stop().await;
 }
 
@@ -273,9 +296,10 @@ async fn control_frames_are_served_while_the_view_is_busy() {
         other => panic!("expected a pong, got {other:?}"),
     }
     within(ws.close(None)).await.expect("close");
-    // The server completes the closing handshake without the view.
+    // The server completes the closing handshake without the view: its close frame
+    // (not just a hang-up) comes back.
     match within(ws.next()).await {
-        Some(Ok(WsMessage::Close(_))) | None => {}
+        Some(Ok(WsMessage::Close(_))) => {}
         other => panic!("expected the close reply, got {other:?}"),
     }
     release_tx.send(()).expect("release");
@@ -286,33 +310,92 @@ async fn control_frames_are_served_while_the_view_is_busy() {
     srv.stop().await;
 }
 
-/// Other tasks send through the cloneable sender while the view waits.
+/// Other tasks send through the cloneable sender while the view waits; once the
+/// connection is over (the client saw the server hang up) a send fails. The view
+/// reports, the test checks.
 #[tokio::test]
 async fn sender_handle_pushes_from_another_task() {
-    async fn pusher(mut req: Request) -> Response {
-        let ws = req.websocket().expect("websocket");
-        let sender = ws.sender();
-        let other = sender.clone();
-        assert!(sender.same_connection(&other));
-        let task = tokio::spawn(async move {
-            for i in 0..5 {
-                other.send(format!("push {i}")).await.expect("push");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (release_tx, release_rx) = oneshot::channel::<()>();
+    let release_rx = Arc::new(Mutex::new(Some(release_rx)));
+    let srv = start(App::new().route(
+        "/",
+        require_websocket(move |mut req: Request| {
+            let tx = tx.clone();
+            let release = release_rx.lock().expect("lock").take();
+            async move {
+                let ws = req.websocket().expect("websocket");
+                let sender = ws.sender();
+                let other = sender.clone();
+                let same = sender.same_connection(&other);
+                let task = tokio::spawn(async move {
+                    for i in 0..5 {
+                        other.send(format!("push {i}")).await?;
+                    }
+                    other.close(4002, "pushed all").await
+                });
+                while ws.wait().await.is_some() {}
+                let pushed = task.await.map(|r| r.is_ok()).unwrap_or(false);
+                if let Some(release) = release {
+                    let _ = release.await; // until the client saw the server hang up
+                }
+                let late = sender.send("late").await;
+                let _ = tx.send((same, pushed, sender.is_closed(), late));
+                Response::empty()
             }
-            other.close(4002, "pushed all").await.expect("close");
-        });
-        while ws.wait().await.is_some() {}
-        let _ = task.await;
-        assert!(sender.send("late").await.is_err(), "the connection is over");
-        Response::empty()
-    }
-    let srv = start(App::new().route("/", require_websocket(pusher))).await;
+        }),
+    ))
+    .await;
     let mut ws = srv.connect("/").await;
     for i in 0..5 {
         let expected = format!("push {i}");
         assert_eq!(next_data(&mut ws).await, Some(WsMessage::text(expected)));
     }
     assert_eq!(close_code(&mut ws).await, Some(4002));
-    drop(ws);
+    while let Some(Ok(_)) = within(ws.next()).await {}
+    release_tx.send(()).expect("release");
+    let (same, pushed, closed, late) = within(rx.recv()).await.expect("view report");
+    assert!(same, "a clone sends to the same connection");
+    assert!(pushed, "every push and the close were accepted");
+    assert!(closed, "the sender reports the connection closed");
+    assert!(
+        matches!(late, Err(wsview::Error::Closed(_))),
+        "the connection is over: {late:?}"
+    );
+    srv.stop().await;
+}
+
+/// Known bug, found when this check moved out of the view (where it could not fail):
+/// after a close asked for through a `WebSocketSender`, once the closing handshake is
+/// done and `wait` has returned `None`, that sender still queues successfully (the
+/// message is dropped) until the connection task ends the engine, though the view's
+/// own `send` already fails. (After the view's own `close`, the sender does fail.)
+/// Un-ignore once senders fail as soon as the connection is closing.
+#[tokio::test]
+#[ignore = "known bug: a WebSocketSender still queues after the closing handshake"]
+async fn sender_fails_as_soon_as_the_connection_is_closing() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let srv = start(App::new().route(
+        "/",
+        require_websocket(move |mut req: Request| {
+            let tx = tx.clone();
+            async move {
+                let ws = req.websocket().expect("websocket");
+                let sender = ws.sender();
+                let _ = sender.close(4002, "bye").await;
+                while ws.wait().await.is_some() {}
+                let own = ws.send("own").await.is_err();
+                let through_sender = sender.send("late").await.is_err();
+                let _ = tx.send((own, through_sender));
+                Response::empty()
+            }
+        }),
+    ))
+    .await;
+    let mut ws = srv.connect("/").await;
+    assert_eq!(close_code(&mut ws).await, Some(4002));
+    while let Some(Ok(_)) = within(ws.next()).await {}
+    assert_eq!(within(rx.recv()).await, Some((true, true)));
     srv.stop().await;
 }
 
@@ -757,12 +840,25 @@ async fn close_cause_matches_the_close_frame_sent() {
                     ws.close(1005, "reserved").await,
                     Err(wsview::Error::InvalidCloseCode(1005))
                 );
-                // "a" and the invalid frame arrive in one read: the error is pending
-                // when the view gets "a", and the view closes before it goes out.
+                let _ = ws.accept().await;
+                // "a" and the invalid frame behind it arrive; the view takes "a" only
+                // once the error is known and still pending (close_cause reports it,
+                // no close sent yet), so its own close goes out first. Nothing wakes a
+                // view for that state, hence the yield loop, bounded.
+                let pending = tokio::time::timeout(support::LIMIT, async {
+                    loop {
+                        if let Some(cause) = ws.close_cause() {
+                            break cause;
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                })
+                .await
+                .ok();
                 let first = ws.wait().await;
                 let _ = ws.close(4000, "mine").await;
                 while ws.wait().await.is_some() {}
-                let _ = tx.send((refused, first, ws.close_cause()));
+                let _ = tx.send((refused, pending, first, ws.close_cause()));
                 Response::empty()
             }
         }),
@@ -774,8 +870,18 @@ async fn close_cause_matches_the_close_frame_sent() {
     within(ws.feed(WsMessage::Frame(bad))).await.expect("feed");
     within(ws.flush()).await.expect("flush");
     assert_eq!(close_code(&mut ws).await, Some(4000));
-    let (refused, first, cause) = within(rx.recv()).await.expect("report");
+    let (refused, pending, first, cause) = within(rx.recv()).await.expect("report");
     assert!(refused, "1005 must be refused");
+    assert!(
+        matches!(
+            pending,
+            Some(CloseCause::Error {
+                code: CloseCode::Invalid,
+                ..
+            })
+        ),
+        "the 1007 was pending while \"a\" was queued: {pending:?}"
+    );
     assert_eq!(first, Some(Message::text("a")));
     assert_eq!(
         cause,
