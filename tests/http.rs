@@ -365,3 +365,169 @@ async fn accepted_connections_have_tcp_keepalive() {
         srv.stop().await;
     }
 }
+
+/// What each `IntoResponse` the guide lists turns into on the wire: status, content
+/// type and body.
+#[tokio::test]
+async fn every_documented_return_type_is_served_as_documented() {
+    async fn string(_req: Request) -> String {
+        "owned".to_owned()
+    }
+    async fn status(_req: Request) -> http::StatusCode {
+        http::StatusCode::NO_CONTENT
+    }
+    async fn pair(_req: Request) -> (http::StatusCode, &'static str) {
+        (http::StatusCode::CREATED, "made")
+    }
+    async fn unit(_req: Request) {}
+    async fn result(req: Request) -> Result<String, (http::StatusCode, String)> {
+        match req.query("fail") {
+            None => Ok("fine".to_owned()),
+            Some(why) => Err((http::StatusCode::UNPROCESSABLE_ENTITY, why)),
+        }
+    }
+    let srv = start(
+        App::new()
+            .route("/string", string)
+            .route("/str", hello)
+            .route("/status", status)
+            .route("/pair", pair)
+            .route("/unit", unit)
+            .route("/result", result),
+    )
+    .await;
+    let text = Some("text/plain; charset=utf-8");
+    for (path, want_status, want_type, want_body) in [
+        ("/string", 200, text, "owned"),
+        ("/str", 200, text, "hello"),
+        ("/status", 204, None, ""),
+        ("/pair", 201, text, "made"),
+        ("/unit", 200, None, ""),
+        ("/result", 200, text, "fine"),
+        ("/result?fail=no+good", 422, text, "no good"),
+    ] {
+        let reply = srv
+            .raw(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes())
+            .await;
+        let (got_status, body) = parse_reply(&reply);
+        let content_type = reply.lines().find_map(|l| l.strip_prefix("content-type: "));
+        assert_eq!(
+            (got_status, content_type, body.as_str()),
+            (want_status, want_type, want_body),
+            "{path}:\n{reply}"
+        );
+    }
+    srv.stop().await;
+}
+
+/// `WebSocketMiddleware` added explicitly takes the place it is given: middleware
+/// before it see `is_websocket() == false`, after it `true`, and the app adds no second
+/// one in front.
+#[tokio::test]
+async fn an_explicit_websocket_middleware_runs_where_it_is_added() {
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let probe = |name: &'static str| {
+        let seen = seen.clone();
+        move |req: Request, next: Next| {
+            seen.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(format!("{name}:{}", req.is_websocket()));
+            next.run(req)
+        }
+    };
+    let srv = start(
+        app()
+            .middleware(probe("before"))
+            .middleware(wsview::WebSocketMiddleware::new())
+            .middleware(probe("after")),
+    )
+    .await;
+    let mut ws = srv.connect("/lower").await;
+    support::send_text(&mut ws, "ABC").await;
+    assert_eq!(
+        support::next_data(&mut ws)
+            .await
+            .map(|m| m.into_text().expect("text")),
+        Some("abc".into())
+    );
+    drop(ws);
+    assert_eq!(
+        *seen.lock().unwrap_or_else(|e| e.into_inner()),
+        ["before:false", "after:true"]
+    );
+    srv.stop().await;
+
+    // Placed last, it still validates: a malformed upgrade is refused with its reason,
+    // and middleware before it saw a plain request.
+    seen.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    let srv = start(
+        app()
+            .middleware(probe("first"))
+            .middleware(wsview::WebSocketMiddleware),
+    )
+    .await;
+    let reply = srv
+        .raw(&upgrade_request(
+            "/lower",
+            "Sec-WebSocket-Version: 8\r\nConnection: close\r\n",
+        ))
+        .await;
+    assert_eq!(parse_reply(&reply).0, 426, "{reply}");
+    assert_eq!(
+        *seen.lock().unwrap_or_else(|e| e.into_inner()),
+        ["first:false"]
+    );
+    srv.stop().await;
+}
+
+/// `accept_websocket` applied to a `require_websocket` view keeps requiring.
+#[tokio::test]
+async fn accept_websocket_of_require_websocket_keeps_requiring() {
+    let view = accept_websocket(require_websocket(echo_ws));
+    assert!(view.requires_websocket() && view.accepts_websocket());
+    let srv = start(App::new().route("/", view)).await;
+    assert_eq!(
+        srv.get("/").await,
+        (400, "This view requires a WebSocket request.".to_owned())
+    );
+    let mut ws = srv.connect("/").await;
+    support::send_text(&mut ws, "still a websocket").await;
+    assert_eq!(
+        support::next_data(&mut ws)
+            .await
+            .map(|m| m.into_text().expect("text")),
+        Some("still a websocket".into())
+    );
+    drop(ws);
+    srv.stop().await;
+}
+
+/// Bad routes are reported by `build` (so `bind` and `serve` too), naming each one,
+/// before anything listens.
+#[tokio::test]
+async fn bad_routes_fail_the_build_naming_each_route() {
+    let err = App::new()
+        .route("no-slash", hello)
+        .route("/twice", hello)
+        .route("/twice", hello)
+        .route("/ok", hello)
+        .build()
+        .expect_err("a bad app must not build");
+    let text = err.to_string();
+    assert_eq!(
+        text,
+        "the app is misconfigured: route \"no-slash\": a route must start with '/'; \
+         route \"/twice\": Insertion failed due to conflict with previously registered route: /twice"
+    );
+    let bound = App::new().route("bad", hello).bind("127.0.0.1:0").await;
+    let io = bound.expect_err("bind builds first");
+    assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(io.to_string().contains("\"bad\""), "{io}");
+    // RouteError is the public shape of one bad route.
+    let route = wsview::RouteError {
+        pattern: "x".to_owned(),
+        reason: "why".to_owned(),
+    };
+    assert_eq!(String::from(route), "route \"x\": why");
+}

@@ -985,3 +985,234 @@ async fn the_message_queue_is_bounded_by_bytes() {
     assert_eq!(within(rx.recv()).await, Some(3));
     srv.stop().await;
 }
+
+/// `try_send` never waits: with the queue full (a sender's messages wait for the
+/// accept) it hands the message back in `TrySendError::Full`; `send` waits on a full
+/// queue until the connection takes from it; once the connection is over `try_send`
+/// hands it back in `TrySendError::Closed`. Observed in the view, asserted here.
+#[tokio::test]
+async fn try_send_and_a_full_sender_queue() {
+    use std::future::Future;
+    use std::task::Poll;
+    #[derive(Debug)]
+    struct Report {
+        first_two: bool,
+        full: Option<(String, String)>,
+        send_waited: bool,
+        send_then: bool,
+        closed: Option<(String, String)>,
+    }
+    fn handed_back(r: Result<(), wsview::TrySendError>, full: bool) -> Option<(String, String)> {
+        match r {
+            Err(e @ wsview::TrySendError::Full(_)) if full => {
+                let text = e.to_string();
+                let wsview::TrySendError::Full(m) = e else {
+                    return None;
+                };
+                Some((m.into_text()?, text))
+            }
+            Err(e @ wsview::TrySendError::Closed(_)) if !full => {
+                let text = e.to_string();
+                let wsview::TrySendError::Closed(m) = e else {
+                    return None;
+                };
+                Some((m.into_text()?, text))
+            }
+            _ => None,
+        }
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (release_tx, release_rx) = oneshot::channel::<()>();
+    let release_rx = Arc::new(Mutex::new(Some(release_rx)));
+    let mut settings = Settings::default();
+    settings.sender_capacity = 2;
+    let srv = start(App::new().settings(settings).route(
+        "/",
+        require_websocket(move |mut req: Request| {
+            let tx = tx.clone();
+            let release = release_rx.lock().expect("lock").take();
+            async move {
+                let ws = req.websocket().expect("websocket");
+                let sender = ws.sender(); // not accepted yet: nothing leaves the queue
+                let first_two = sender.try_send("t0").is_ok() && sender.try_send("t1").is_ok();
+                let full = handed_back(sender.try_send("t2"), true);
+                let mut send = Box::pin(sender.send("s2"));
+                let polled = std::future::poll_fn(|cx| Poll::Ready(send.as_mut().poll(cx))).await;
+                let send_waited = polled.is_pending();
+                let _ = ws.accept().await;
+                let send_then = send.await.is_ok();
+                while ws.wait().await.is_some() {}
+                if let Some(release) = release {
+                    let _ = release.await; // until the client saw the server hang up
+                }
+                let closed = handed_back(sender.try_send("late"), false);
+                let _ = tx.send(Report {
+                    first_two,
+                    full,
+                    send_waited,
+                    send_then,
+                    closed,
+                });
+                Response::empty()
+            }
+        }),
+    ))
+    .await;
+    let mut ws = srv.connect("/").await;
+    for want in ["t0", "t1", "s2"] {
+        assert_eq!(next_data(&mut ws).await, Some(WsMessage::text(want)));
+    }
+    within(ws.close(None)).await.expect("close");
+    while let Some(Ok(_)) = within(ws.next()).await {}
+    release_tx.send(()).expect("release");
+    let report = within(rx.recv()).await.expect("view report");
+    assert!(report.first_two, "{report:?}");
+    assert_eq!(
+        report.full,
+        Some(("t2".to_owned(), "websocket send queue is full".to_owned())),
+        "{report:?}"
+    );
+    assert!(report.send_waited, "send waits on a full queue: {report:?}");
+    assert!(
+        report.send_then,
+        "and completes once the queue moves: {report:?}"
+    );
+    assert_eq!(
+        report.closed,
+        Some(("late".to_owned(), "websocket closed".to_owned())),
+        "{report:?}"
+    );
+    srv.stop().await;
+}
+
+/// A peer that breaks the protocol ends the view's wait with `CloseCause::Error`
+/// carrying the code sent: 1002 for an unmasked client frame, 1007 for invalid UTF-8,
+/// 1009 for an oversized message.
+#[tokio::test]
+async fn peer_errors_are_reported_as_close_cause_error() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut settings = Settings::default();
+    settings.max_message_size = 1024;
+    let srv = start(App::new().settings(settings).route(
+        "/",
+        require_websocket(move |mut req: Request| {
+            let tx = tx.clone();
+            async move {
+                let ws = req.websocket().expect("websocket");
+                let _ = ws.accept().await;
+                while ws.wait().await.is_some() {}
+                let _ = tx.send(ws.close_cause());
+                Response::empty()
+            }
+        }),
+    ))
+    .await;
+    let error_code = |cause: Option<CloseCause>| match cause {
+        Some(CloseCause::Error { code, detail }) if !detail.is_empty() => Some(u16::from(code)),
+        other => panic!("expected CloseCause::Error with a detail, got {other:?}"),
+    };
+
+    // 1002: raw TCP, a text frame without the mask every client frame must carry.
+    let (head, _, mut tcp) = srv.raw_head(&support::upgrade_request("/", "")).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    within(tcp.write_all(&[0x81, 0x02, b'h', b'i']))
+        .await
+        .expect("write");
+    let mut reply = Vec::new();
+    let _ = within(tcp.read_to_end(&mut reply)).await;
+    assert_eq!(
+        reply.get(..4),
+        Some(&[0x88, 0x02, 0x03, 0xEA][..]),
+        "close 1002: {reply:?}"
+    );
+    assert_eq!(
+        error_code(within(rx.recv()).await.expect("report")),
+        Some(1002)
+    );
+
+    let mut ws = srv.connect("/").await;
+    let bad = Frame::message(vec![0xC3u8, 0x28], OpCode::Data(Data::Text), true);
+    within(ws.send(WsMessage::Frame(bad))).await.expect("send");
+    assert_eq!(close_code(&mut ws).await, Some(1007));
+    assert_eq!(
+        error_code(within(rx.recv()).await.expect("report")),
+        Some(1007)
+    );
+
+    let mut ws = srv.connect("/").await;
+    within(ws.send(WsMessage::binary(vec![0u8; 2048])))
+        .await
+        .expect("send");
+    assert_eq!(close_code(&mut ws).await, Some(1009));
+    assert_eq!(
+        error_code(within(rx.recv()).await.expect("report")),
+        Some(1009)
+    );
+    srv.stop().await;
+}
+
+/// `max_frame_size` bounds one frame and `max_message_size` the reassembled message,
+/// each on its own.
+#[tokio::test]
+async fn frame_and_message_limits_are_separate() {
+    fn fragments(total: usize, each: usize) -> Vec<WsMessage> {
+        let chunks: Vec<Vec<u8>> = vec![7u8; total].chunks(each).map(<[u8]>::to_vec).collect();
+        let last = chunks.len() - 1;
+        chunks
+            .into_iter()
+            .enumerate()
+            .map(|(i, chunk)| {
+                let opcode = if i == 0 { Data::Binary } else { Data::Continue };
+                WsMessage::Frame(Frame::message(chunk, OpCode::Data(opcode), i == last))
+            })
+            .collect()
+    }
+    // Small frames, large messages: a 4 KiB message in 1 KiB frames passes, one 2 KiB
+    // frame does not.
+    let mut settings = Settings::default();
+    settings.max_frame_size = 1024;
+    let srv = start(
+        App::new()
+            .settings(settings)
+            .route("/", require_websocket(echo_all)),
+    )
+    .await;
+    let mut ws = srv.connect("/").await;
+    for frame in fragments(4096, 1024) {
+        within(ws.send(frame)).await.expect("send");
+    }
+    assert_eq!(
+        next_data(&mut ws).await,
+        Some(WsMessage::binary(vec![7u8; 4096]))
+    );
+    within(ws.send(WsMessage::binary(vec![7u8; 2048])))
+        .await
+        .expect("send");
+    assert_eq!(close_code(&mut ws).await, Some(1009));
+    srv.stop().await;
+
+    // Large frames, small messages: one 1000-byte frame passes, 2 KiB in 512-byte
+    // frames does not.
+    let mut settings = Settings::default();
+    settings.max_message_size = 1024;
+    let srv = start(
+        App::new()
+            .settings(settings)
+            .route("/", require_websocket(echo_all)),
+    )
+    .await;
+    let mut ws = srv.connect("/").await;
+    within(ws.send(WsMessage::binary(vec![7u8; 1000])))
+        .await
+        .expect("send");
+    assert_eq!(
+        next_data(&mut ws).await,
+        Some(WsMessage::binary(vec![7u8; 1000]))
+    );
+    for frame in fragments(2048, 512) {
+        within(ws.send(frame)).await.expect("send");
+    }
+    assert_eq!(close_code(&mut ws).await, Some(1009));
+    srv.stop().await;
+}
