@@ -510,3 +510,219 @@ async fn blocking_sends_survive_back_pressure() {
     bye(ws).await;
     server.stop().await;
 }
+
+/// What the blocking view saw, sent to the test.
+#[derive(Debug, Default)]
+struct ViewReport {
+    protocol: Option<String>,
+    count: usize,
+    has: bool,
+    read: Vec<Option<Message>>,
+    has_after: bool,
+    flushed: bool,
+    via_sender: bool,
+    closed_after_close: bool,
+    cause: Option<CloseCause>,
+}
+
+/// The rest of `blocking::WebSocket`: `protocol`, `count_messages`, `has_messages`,
+/// `read`, `flush`, `sender`, `close`, `is_closed`, `close_cause`. The test makes sure
+/// three messages are queued before the view looks (a pong to a ping sent after them
+/// proves the server read them), so the counts are exact.
+#[tokio::test]
+async fn the_rest_of_the_blocking_websocket_api() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let (report_tx, mut report) = mpsc::unbounded_channel::<ViewReport>();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let go_rx = Mutex::new(go_rx);
+    let view = blocking::Pool::new(1)
+        .view(move |_req: Request, ws: &mut blocking::WebSocket| {
+            let mut r = ViewReport::default();
+            if ws.accept().is_err() {
+                return Response::empty();
+            }
+            r.protocol = ws.protocol().map(str::to_owned);
+            let go = go_rx.lock().unwrap_or_else(|e| e.into_inner());
+            if go.recv_timeout(LIMIT).is_err() {
+                return Response::empty(); // the test reports the missing report
+            }
+            r.count = ws.count_messages();
+            r.has = ws.has_messages();
+            r.read = (0..4).map(|_| ws.read()).collect();
+            r.has_after = ws.has_messages();
+            r.flushed = ws.send("direct").is_ok() && ws.flush().is_ok();
+            r.via_sender = ws
+                .sender()
+                .is_some_and(|s| s.try_send("via sender").is_ok());
+            // The sender's queue is not ordered with close: close once the client has it.
+            r.via_sender &= ws.wait().is_some_and(|m| m == "got both");
+            let _ = ws.close(CloseCode::from(4000), "bye");
+            r.closed_after_close = ws.is_closed();
+            while ws.wait().is_some() {}
+            r.cause = ws.close_cause();
+            let _ = report_tx.send(r);
+            Response::empty()
+        })
+        .protocols(["chat"]);
+    let server = support::start(App::new().route("/b", view)).await;
+    let mut req = server.url("/b").into_client_request().expect("request");
+    req.headers_mut()
+        .insert("sec-websocket-protocol", "chat".parse().expect("header"));
+    let (mut ws, _) = within(tokio_tungstenite::connect_async(req))
+        .await
+        .expect("handshake");
+    for text in ["a", "b", "c"] {
+        within(ws.feed(WsMessage::text(text))).await.expect("feed");
+    }
+    within(ws.feed(WsMessage::Ping("queued?".into())))
+        .await
+        .expect("ping");
+    within(ws.flush()).await.expect("flush");
+    match within(futures_util::StreamExt::next(&mut ws)).await {
+        Some(Ok(WsMessage::Pong(p))) => assert_eq!(&p[..], b"queued?"),
+        other => panic!("expected the pong, got {other:?}"),
+    }
+    go_tx.send(()).expect("the view waits for the go");
+    expect_text(&mut ws, "direct").await;
+    expect_text(&mut ws, "via sender").await;
+    send_text(&mut ws, "got both").await;
+    assert_eq!(close_code(&mut ws).await, Some(4000));
+    bye(ws).await;
+    let r = within(report.recv()).await.expect("view report");
+    assert_eq!(r.protocol.as_deref(), Some("chat"), "{r:?}");
+    assert_eq!((r.count, r.has, r.has_after), (3, true, false), "{r:?}");
+    assert_eq!(
+        r.read,
+        [
+            Some(Message::text("a")),
+            Some(Message::text("b")),
+            Some(Message::text("c")),
+            None
+        ]
+    );
+    assert!(r.flushed && r.via_sender && r.closed_after_close, "{r:?}");
+    assert_eq!(
+        r.cause,
+        Some(CloseCause::Server {
+            code: CloseCode::from(4000)
+        })
+    );
+    server.stop().await;
+}
+
+/// A blocking handler reports its `blocking::Context`: request, extensions set by
+/// middleware, path parameters, address, headers, subprotocol; `flush`, `sender`,
+/// `close` and `is_closed`. Reported to the test, asserted here.
+struct Reporter {
+    report: mpsc::UnboundedSender<String>,
+}
+
+#[derive(Clone, Debug)]
+struct User(&'static str);
+
+impl blocking::Handler for Reporter {
+    fn on_open(
+        &mut self,
+        ctx: &mut blocking::Context,
+        _first: Message,
+    ) -> Result<Opened, HandlerError> {
+        let req = ctx.request();
+        let line = format!(
+            "ns={} path={} user={:?} room={:?} params={:?} remote={:?} hdr={:?} \
+             same_headers={} proto={:?} closed={}",
+            ctx.namespace(),
+            req.path(),
+            req.extensions().get::<User>().map(|u| u.0),
+            ctx.param("room"),
+            ctx.params(),
+            ctx.remote_addr(),
+            ctx.header("x-client"),
+            ctx.headers().get("x-client") == req.headers().get("x-client"),
+            ctx.protocol(),
+            ctx.is_closed(),
+        );
+        let _ = self.report.send(line);
+        ctx.send("opened")?;
+        let flushed = ctx.flush().is_ok();
+        let pushed = ctx.sender().is_some_and(|s| s.try_send("pushed").is_ok());
+        let _ = self
+            .report
+            .send(format!("flushed={flushed} pushed={pushed}"));
+        Ok(Opened::Consumed)
+    }
+
+    fn on_message(
+        &mut self,
+        ctx: &mut blocking::Context,
+        _message: Message,
+    ) -> Result<(), HandlerError> {
+        ctx.close(CloseCode::from(4002), "done")?;
+        let _ = self
+            .report
+            .send(format!("after close: closed={}", ctx.is_closed()));
+        Ok(())
+    }
+
+    fn on_close(&mut self, _ctx: &mut blocking::Context, reason: CloseReason) {
+        let _ = self.report.send(format!("on_close: {reason}"));
+    }
+}
+
+#[tokio::test]
+async fn the_blocking_context() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let view = Namespaces::new()
+        .blocking_pool(blocking::Pool::new(1))
+        .add_blocking("default", move || Reporter { report: tx.clone() })
+        .view()
+        .protocols(["chat"]);
+    let app = App::new()
+        .middleware(|mut req: Request, next: Next| {
+            req.extensions_mut().insert(User("bob"));
+            next.run(req)
+        })
+        .route("/b/{room}/{namespace}", view);
+    let server = support::start(app).await;
+    let mut req = server
+        .url("/b/r1/default")
+        .into_client_request()
+        .expect("request");
+    let h = req.headers_mut();
+    h.insert("x-client", "test-suite".parse().expect("header"));
+    h.insert("sec-websocket-protocol", "chat".parse().expect("header"));
+    let (mut ws, _) = within(tokio_tungstenite::connect_async(req))
+        .await
+        .expect("handshake");
+    let local = match ws.get_ref() {
+        tokio_tungstenite::MaybeTlsStream::Plain(tcp) => tcp.local_addr().expect("addr"),
+        _ => unreachable!("plain TCP"),
+    };
+    send_text(&mut ws, "hi").await;
+    expect_text(&mut ws, "opened").await;
+    expect_text(&mut ws, "pushed").await;
+    assert_eq!(
+        within(rx.recv()).await.expect("report"),
+        format!(
+            "ns=default path=/b/r1/default user=Some(\"bob\") room=Some(\"r1\") \
+             params=[(\"room\", \"r1\"), (\"namespace\", \"default\")] remote=Some({local:?}) \
+             hdr=Some(\"test-suite\") same_headers=true proto=Some(\"chat\") closed=false"
+        )
+    );
+    assert_eq!(
+        within(rx.recv()).await.as_deref(),
+        Some("flushed=true pushed=true")
+    );
+    send_text(&mut ws, "close please").await;
+    assert_eq!(close_code(&mut ws).await, Some(4002));
+    bye(ws).await;
+    assert_eq!(
+        within(rx.recv()).await.as_deref(),
+        Some("after close: closed=true")
+    );
+    assert_eq!(
+        within(rx.recv()).await.as_deref(),
+        Some("on_close: this side closed (4002)")
+    );
+    server.stop().await;
+}

@@ -62,37 +62,58 @@ async fn echo_text_and_binary_then_close_1000_when_view_returns() {
 }
 
 /// `wait` returns the first message; `count_messages`, `has_messages` and `read` see the
-/// rest without waiting; `read` on an empty queue returns `None` at once.
+/// rest without waiting; `read` on an empty queue returns `None` at once. The view
+/// looks only once the test knows all four arrived (the pong to a ping sent after them
+/// proves the server read them), so the counts do not depend on TCP segmenting.
 #[tokio::test]
 async fn read_count_and_has_messages_see_what_arrived() {
-    async fn counter(mut req: Request) -> Response {
-        let ws = req.websocket().expect("websocket");
-        let first = ws.wait().await.expect("first");
-        let count = ws.count_messages();
-        let has = ws.has_messages();
-        let mut rest = Vec::new();
-        while let Some(m) = ws.read() {
-            rest.push(m.as_text().unwrap_or_default().to_owned());
-        }
-        let report = format!(
-            "first={} count={count} has={has} rest={} after: has={} read_none={}",
-            first.as_text().unwrap_or_default(),
-            rest.join(","),
-            ws.has_messages(),
-            ws.read().is_none()
-        );
-        let _ = ws.send(report).await;
-        // Stay until the peer closes so the report is not cut by our close.
-        while ws.wait().await.is_some() {}
-        Response::empty()
-    }
-    let srv = start(App::new().route("/", require_websocket(counter))).await;
+    let (release_tx, release_rx) = oneshot::channel::<()>();
+    let release_rx = Arc::new(Mutex::new(Some(release_rx)));
+    let srv = start(App::new().route(
+        "/",
+        require_websocket(move |mut req: Request| {
+            let release = release_rx.lock().expect("lock").take();
+            async move {
+                let ws = req.websocket().expect("websocket");
+                let _ = ws.accept().await;
+                if let Some(release) = release {
+                    let _ = release.await;
+                }
+                let first = ws.wait().await.expect("first");
+                let count = ws.count_messages();
+                let has = ws.has_messages();
+                let mut rest = Vec::new();
+                while let Some(m) = ws.read() {
+                    rest.push(m.as_text().unwrap_or_default().to_owned());
+                }
+                let report = format!(
+                    "first={} count={count} has={has} rest={} after: has={} read_none={}",
+                    first.as_text().unwrap_or_default(),
+                    rest.join(","),
+                    ws.has_messages(),
+                    ws.read().is_none()
+                );
+                let _ = ws.send(report).await;
+                // Stay until the peer closes so the report is not cut by our close.
+                while ws.wait().await.is_some() {}
+                Response::empty()
+            }
+        }),
+    ))
+    .await;
     let mut ws = srv.connect("/").await;
-    // Queue four frames and write them in one go: they arrive in one TCP segment.
     for m in ["a", "b", "c", "d"] {
         within(ws.feed(WsMessage::text(m))).await.expect("feed");
     }
+    within(ws.feed(WsMessage::Ping("all in?".into())))
+        .await
+        .expect("feed");
     within(ws.flush()).await.expect("flush");
+    match within(ws.next()).await {
+        Some(Ok(WsMessage::Pong(p))) => assert_eq!(&p[..], b"all in?"),
+        other => panic!("expected the pong, got {other:?}"),
+    }
+    release_tx.send(()).expect("release");
     let report = next_data(&mut ws).await.expect("report");
     assert_eq!(
         report.to_text().expect("text"),
