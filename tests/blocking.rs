@@ -726,3 +726,21 @@ async fn the_blocking_context() {
     );
     server.stop().await;
 }
+
+/// The pool's documented sizes: at least one worker, and a global pool of
+/// `DEFAULT_WORKERS` = 16 shared by every handle to it.
+#[test]
+fn pool_sizes() {
+    assert_eq!(blocking::DEFAULT_WORKERS, 16);
+    let global = blocking::Pool::global();
+    assert_eq!(global.size(), blocking::DEFAULT_WORKERS);
+    assert_eq!(blocking::Pool::global().available(), global.available());
+    let zero = blocking::Pool::new(0);
+    assert_eq!(
+        (zero.size(), zero.available()),
+        (1, 1),
+        "at least one worker"
+    );
+    let three = blocking::Pool::new(3);
+    assert_eq!((three.size(), three.available()), (3, 3));
+}
