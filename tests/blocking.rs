@@ -310,8 +310,8 @@ async fn past_max_wait_a_busy_pool_refuses_with_503() {
         "503 carries Retry-After: 1"
     );
     assert_eq!(
-        refusal.body().as_deref(),
-        Some(&b"Service Unavailable: every worker is busy."[..])
+        support::body_text(&refusal),
+        "Service Unavailable: every worker is busy."
     );
 
     gate.open();

@@ -184,7 +184,7 @@ async fn from_env_reads_each_documented_variable() {
             Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
                 assert!(!allowed, "{origin:?} should pass");
                 assert_eq!(resp.status(), 403);
-                assert_eq!(resp.body().as_deref(), Some(&b"origin not allowed"[..]));
+                assert_eq!(support::body_text(&resp), "origin not allowed");
             }
             Err(e) => panic!("{e}"),
         }

@@ -511,7 +511,7 @@ async fn origin_allow_list_refuses_others_with_403() {
             Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
                 assert!(!ok, "{origin} should pass");
                 assert_eq!(resp.status(), 403);
-                assert_eq!(resp.body().as_deref(), Some(&b"origin not allowed"[..]));
+                assert_eq!(support::body_text(&resp), "origin not allowed");
             }
             Err(e) => panic!("{e}"),
         }

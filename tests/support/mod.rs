@@ -60,15 +60,11 @@ impl TestServer {
     /// Tries a WebSocket handshake and returns the HTTP error status if refused.
     pub async fn connect_err(&self, path: &str) -> (u16, String) {
         let resp = self.refusal(path).await;
-        let body = resp
-            .body()
-            .as_ref()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .unwrap_or_default();
-        (resp.status().as_u16(), body)
+        (resp.status().as_u16(), body_text(&resp))
     }
 
-    /// Tries a WebSocket handshake that must be refused; returns the whole refusal.
+    /// Tries a WebSocket handshake that must be refused; returns the whole refusal
+    /// (its body as text with [`body_text`]).
     pub async fn refusal(&self, path: &str) -> Refusal {
         match within(tokio_tungstenite::connect_async(self.url(path))).await {
             Ok(_) => panic!("expected the handshake to {path} to be refused"),
@@ -128,6 +124,14 @@ impl TestServer {
                 .expect("server result");
         }
     }
+}
+
+/// A refusal's body as text (empty when it had none).
+pub fn body_text(resp: &Refusal) -> String {
+    resp.body()
+        .as_deref()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default()
 }
 
 /// Status and body of a raw HTTP/1.1 reply.
