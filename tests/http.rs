@@ -116,6 +116,31 @@ async fn oversized_body_is_413() {
     srv.stop().await;
 }
 
+/// `Settings::header_read_timeout` closes a connection whose headers never finish.
+#[tokio::test]
+async fn slow_headers_are_cut_off_by_the_header_read_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let settings =
+        Settings::default().header_read_timeout(Some(std::time::Duration::from_millis(200)));
+    let srv = start(app().settings(settings)).await;
+    let mut tcp = tokio::net::TcpStream::connect(srv.addr)
+        .await
+        .expect("connect");
+    tcp.write_all(b"GET /plain HTTP/1.1\r\nHost: t\r\n")
+        .await
+        .expect("write");
+    let mut rest = Vec::new();
+    // The server gives up on the request and closes: the read ends (with or without a
+    // 408), well before the test's own limit.
+    let started = std::time::Instant::now();
+    let _ = support::within(tcp.read_to_end(&mut rest)).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(!String::from_utf8_lossy(&rest).contains("hello"));
+    // A complete request on a new connection is still served.
+    assert_eq!(srv.get("/plain").await, (200, "hello".to_owned()));
+    srv.stop().await;
+}
+
 #[tokio::test]
 async fn panicking_view_gives_500_and_server_keeps_serving() {
     let srv = start(app()).await;
@@ -524,10 +549,33 @@ async fn bad_routes_fail_the_build_naming_each_route() {
     let io = bound.expect_err("bind builds first");
     assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
     assert!(io.to_string().contains("\"bad\""), "{io}");
-    // RouteError is the public shape of one bad route.
-    let route = wsview::RouteError {
-        pattern: "x".to_owned(),
-        reason: "why".to_owned(),
-    };
-    assert_eq!(String::from(route), "route \"x\": why");
+    // Each problem is typed: RouteError says which pattern and what kind.
+    let routes: Vec<&wsview::RouteError> = err
+        .problems()
+        .iter()
+        .filter_map(|p| p.route_error())
+        .collect();
+    assert_eq!(routes.len(), 2, "{err}");
+    assert_eq!(
+        (
+            routes[0].pattern(),
+            routes[0].is_invalid_pattern(),
+            routes[0].is_conflict()
+        ),
+        ("no-slash", true, false)
+    );
+    assert_eq!(
+        (
+            routes[1].pattern(),
+            routes[1].is_invalid_pattern(),
+            routes[1].is_conflict()
+        ),
+        ("/twice", false, true)
+    );
+    assert_eq!(
+        routes[0].to_string(),
+        "route \"no-slash\": a route must start with '/'"
+    );
+    let source: &dyn std::error::Error = routes[1];
+    assert!(source.to_string().starts_with("route \"/twice\": "));
 }

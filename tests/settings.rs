@@ -13,12 +13,21 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use wsview::{require_websocket, App, Request, Response, Settings};
 
-const VARIABLES: [&str; 6] = [
+const VARIABLES: [&str; 15] = [
     "WEBSOCKET_ACCEPT_ALL",
     "WSVIEW_MAX_MESSAGE_SIZE",
     "WSVIEW_MAX_FRAME_SIZE",
+    "WSVIEW_READ_BUFFER_SIZE",
+    "WSVIEW_WRITE_BUFFER_SIZE",
+    "WSVIEW_MAX_QUEUED_MESSAGES",
+    "WSVIEW_MAX_QUEUED_BYTES",
+    "WSVIEW_SENDER_CAPACITY",
     "WSVIEW_MAX_BODY_SIZE",
     "WSVIEW_CLOSE_TIMEOUT_MS",
+    "WSVIEW_HEADER_READ_TIMEOUT_MS",
+    "WSVIEW_TCP_KEEPALIVE_SECS",
+    "WSVIEW_TCP_KEEPALIVE_INTERVAL_SECS",
+    "WSVIEW_TCP_KEEPALIVE_RETRIES",
     "WSVIEW_ALLOWED_ORIGINS",
 ];
 
@@ -36,8 +45,56 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(s.sender_capacity, 64);
     assert_eq!(s.max_body_size, 2 << 20, "max_body_size 2 MiB");
     assert_eq!(s.close_timeout, Duration::from_secs(5));
+    assert_eq!(s.header_read_timeout, Some(Duration::from_secs(30)));
     assert_eq!(s.tcp_keepalive, Some(Duration::from_secs(60)));
+    assert_eq!(s.tcp_keepalive_interval, Duration::from_secs(10));
+    assert_eq!(s.tcp_keepalive_retries, 3);
     assert_eq!(s.allowed_origins, None, "any origin");
+}
+
+/// Each builder setter sets its field, and only it.
+#[test]
+fn builder_setters_set_their_field() {
+    let s = Settings::default()
+        .websocket_accept_all(true)
+        .max_message_size(1)
+        .max_frame_size(2)
+        .read_buffer_size(3)
+        .write_buffer_size(4)
+        .max_queued_messages(5)
+        .max_queued_bytes(6)
+        .sender_capacity(7)
+        .max_body_size(8)
+        .close_timeout(Duration::from_millis(9))
+        .header_read_timeout(None)
+        .tcp_keepalive(Some(Duration::from_secs(11)))
+        .tcp_keepalive_interval(Duration::from_secs(12))
+        .tcp_keepalive_retries(13)
+        .allowed_origins(["https://a.example"]);
+    assert!(s.websocket_accept_all);
+    assert_eq!(
+        (
+            s.max_message_size,
+            s.max_frame_size,
+            s.read_buffer_size,
+            s.write_buffer_size,
+            s.max_queued_messages,
+            s.max_queued_bytes,
+            s.sender_capacity,
+            s.max_body_size,
+        ),
+        (1, 2, 3, 4, 5, 6, 7, 8)
+    );
+    assert_eq!(s.close_timeout, Duration::from_millis(9));
+    assert_eq!(s.header_read_timeout, None);
+    assert_eq!(s.tcp_keepalive, Some(Duration::from_secs(11)));
+    assert_eq!(s.tcp_keepalive_interval, Duration::from_secs(12));
+    assert_eq!(s.tcp_keepalive_retries, 13);
+    assert_eq!(
+        s.allowed_origins,
+        Some(vec!["https://a.example".to_owned()])
+    );
+    assert_eq!(s.allow_any_origin().allowed_origins, None);
 }
 
 async fn plain_view(mut req: Request) -> Response {
@@ -63,7 +120,7 @@ fn set_only(key: &str, value: &str) {
 
 #[tokio::test]
 async fn from_env_reads_each_documented_variable() {
-    // WEBSOCKET_ACCEPT_ALL: 1/true/yes/on in any case; anything else is false.
+    // WEBSOCKET_ACCEPT_ALL: 1/true/yes/on or 0/false/no/off, in any case.
     for (value, accepted) in [
         ("yes", true),
         ("TRUE", true),
@@ -72,9 +129,10 @@ async fn from_env_reads_each_documented_variable() {
         ("On", true),
         ("0", false),
         ("no", false),
+        ("OFF", false),
     ] {
         set_only("WEBSOCKET_ACCEPT_ALL", value);
-        let settings = Settings::from_env();
+        let settings = Settings::from_env().expect("a valid value");
         assert_eq!(settings.websocket_accept_all, accepted, "{value}");
         let srv = start(App::new().settings(settings).route("/", plain_view)).await;
         if accepted {
@@ -88,16 +146,65 @@ async fn from_env_reads_each_documented_variable() {
         srv.stop().await;
     }
 
-    // Sizes in bytes; a value that is not a number is ignored (the default stays).
-    set_only("WSVIEW_MAX_MESSAGE_SIZE", "100");
-    assert_eq!(Settings::from_env().max_message_size, 100);
-    set_only("WSVIEW_MAX_FRAME_SIZE", " 200 ");
-    assert_eq!(Settings::from_env().max_frame_size, 200);
-    set_only("WSVIEW_MAX_FRAME_SIZE", "lots");
-    assert_eq!(Settings::from_env().max_frame_size, 1 << 20);
+    // A value that does not parse is an error naming the variable and the value.
+    for (name, value) in [
+        ("WEBSOCKET_ACCEPT_ALL", "maybe"),
+        ("WSVIEW_MAX_FRAME_SIZE", "lots"),
+        ("WSVIEW_CLOSE_TIMEOUT_MS", "-1"),
+        ("WSVIEW_TCP_KEEPALIVE_SECS", "soon"),
+    ] {
+        set_only(name, value);
+        let err = Settings::from_env().expect_err("not a valid value");
+        assert_eq!((err.variable(), err.value()), (name, value));
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{name}={value:?} is not ")),
+            "{err}"
+        );
+    }
+
+    // Each variable sets its field.
+    let read = |name: &str, value: &str| {
+        set_only(name, value);
+        Settings::from_env().expect("a valid value")
+    };
+    assert_eq!(read("WSVIEW_MAX_MESSAGE_SIZE", "100").max_message_size, 100);
+    assert_eq!(read("WSVIEW_MAX_FRAME_SIZE", " 200 ").max_frame_size, 200);
+    assert_eq!(read("WSVIEW_READ_BUFFER_SIZE", "300").read_buffer_size, 300);
+    assert_eq!(
+        read("WSVIEW_WRITE_BUFFER_SIZE", "400").write_buffer_size,
+        400
+    );
+    assert_eq!(
+        read("WSVIEW_MAX_QUEUED_MESSAGES", "5").max_queued_messages,
+        5
+    );
+    assert_eq!(read("WSVIEW_MAX_QUEUED_BYTES", "600").max_queued_bytes, 600);
+    assert_eq!(read("WSVIEW_SENDER_CAPACITY", "7").sender_capacity, 7);
+    assert_eq!(
+        read("WSVIEW_HEADER_READ_TIMEOUT_MS", "800").header_read_timeout,
+        Some(Duration::from_millis(800))
+    );
+    assert_eq!(
+        read("WSVIEW_HEADER_READ_TIMEOUT_MS", "off").header_read_timeout,
+        None
+    );
+    assert_eq!(
+        read("WSVIEW_TCP_KEEPALIVE_SECS", "90").tcp_keepalive,
+        Some(Duration::from_secs(90))
+    );
+    assert_eq!(read("WSVIEW_TCP_KEEPALIVE_SECS", "off").tcp_keepalive, None);
+    assert_eq!(
+        read("WSVIEW_TCP_KEEPALIVE_INTERVAL_SECS", "4").tcp_keepalive_interval,
+        Duration::from_secs(4)
+    );
+    assert_eq!(
+        read("WSVIEW_TCP_KEEPALIVE_RETRIES", "9").tcp_keepalive_retries,
+        9
+    );
 
     set_only("WSVIEW_MAX_BODY_SIZE", "10");
-    let settings = Settings::from_env();
+    let settings = Settings::from_env().expect("a valid value");
     assert_eq!(settings.max_body_size, 10);
     let srv = start(App::new().settings(settings).route("/", plain_view)).await;
     for (body, want) in [
@@ -120,7 +227,7 @@ async fn from_env_reads_each_documented_variable() {
 
     // WSVIEW_CLOSE_TIMEOUT_MS: a peer that never answers our close is dropped after it.
     set_only("WSVIEW_CLOSE_TIMEOUT_MS", "150");
-    let settings = Settings::from_env();
+    let settings = Settings::from_env().expect("a valid value");
     assert_eq!(settings.close_timeout, Duration::from_millis(150));
     let (tx, mut rx) = mpsc::unbounded_channel();
     let srv = start(App::new().settings(settings).route(
@@ -153,7 +260,7 @@ async fn from_env_reads_each_documented_variable() {
         "WSVIEW_ALLOWED_ORIGINS",
         " https://a.example , https://b.example,,",
     );
-    let settings = Settings::from_env();
+    let settings = Settings::from_env().expect("a valid value");
     assert_eq!(
         settings.allowed_origins.as_deref(),
         Some(
