@@ -85,8 +85,8 @@ async fn echo(mut req: Request) -> Response {
 /// Two async workers, four blocking workers all held busy: if blocking code ran on the
 /// async workers, the async echo could not answer until the blocking views finished.
 /// A fifth blocking connection, seen reaching the server, gets a worker only when one
-/// of the four views has returned: the views log when they start and end, and the log's
-/// order is the proof (a spare worker would let it start while all four are held).
+/// of the four views has returned: its view does not start while all four are held,
+/// and the views' start/end log shows it starting after the first one ended.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_blocking_workers_do_not_stall_async_views() {
     const WORKERS: usize = 4;
