@@ -150,3 +150,11 @@ struct ConformanceDoc;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/performance.md")]
 struct PerformanceDoc;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/architecture.md")]
+struct ArchitectureDoc;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/CONTRACT-CHANGES.md")]
+struct ContractChangesDoc;
