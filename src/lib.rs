@@ -91,6 +91,7 @@ mod message;
 mod panic;
 mod settings;
 mod utf8;
+mod view_error;
 
 pub mod prelude;
 
@@ -124,6 +125,7 @@ pub use service::AppService;
 pub use settings::{EnvError, Settings};
 pub use utf8::Utf8Bytes;
 pub use view::{accept_websocket, require_websocket, BoxFuture, IntoView, View, ViewFn};
+pub use view_error::{OrStatus, ViewError};
 pub use websocket::sender::{TrySendError, WebSocketSender};
 pub use websocket::socket::WebSocket;
 

@@ -30,5 +30,6 @@ pub use crate::response::{IntoResponse, Response};
 pub use crate::service::AppService;
 pub use crate::settings::Settings;
 pub use crate::view::{accept_websocket, require_websocket, View};
+pub use crate::view_error::{OrStatus, ViewError};
 pub use crate::websocket::sender::WebSocketSender;
 pub use crate::websocket::socket::WebSocket;
