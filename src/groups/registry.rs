@@ -13,7 +13,7 @@ use super::policy::SlowPolicy;
 use super::report::{Counters, Remote, SendReport, Snapshot, Stats};
 use crate::id::{ConnectionId, NodeId};
 use crate::message::{CloseCode, Message};
-use crate::websocket::connection::Pushed;
+use crate::websocket::push::Pushed;
 use crate::websocket::sender::WebSocketSender;
 
 /// A cloneable handle to a registry of named groups of connections: add a connection

@@ -18,6 +18,7 @@ use crate::id::ConnectionId;
 use crate::message::{CloseCause, CloseCode, Message};
 use crate::response::Response;
 use crate::settings::Settings;
+use crate::websocket::push::PushQueue;
 use crate::websocket::wire::{Incoming, ReadError, Wire, WireConfig};
 
 /// What the connection task tells the HTTP side: send the 101, or this response.
@@ -30,16 +31,6 @@ pub(crate) enum Outcome {
 pub(crate) enum Outgoing {
     Message(Message),
     Close(CloseCode, String),
-}
-
-/// What a fan-out push did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Pushed {
-    Queued,
-    /// The push queue is full: the peer is not keeping up.
-    Full,
-    /// Senders fail: the connection is closing or gone.
-    Closed,
 }
 
 /// State shared by the view's `WebSocket`, the connection task and the server.
@@ -258,14 +249,8 @@ pub(crate) struct Inner {
     /// the engine keeps one write waker, which the connection task's own flush takes.
     writer_waker: Option<Waker>,
     outgoing: Option<(mpsc::Sender<Outgoing>, mpsc::Receiver<Outgoing>)>,
-    /// Fan-out pushes ([`WebSocketSender::push`](crate::websocket::sender::WebSocketSender)):
-    /// a queue under this lock, drained in the same round without a channel, bounded by
-    /// `sender_capacity` like the channel.
-    pushed: VecDeque<Message>,
-    /// Senders fail from now on (pushes too).
-    senders_closed: bool,
-    /// A push waiting for room in `pushed`.
-    push_waker: Option<Waker>,
+    /// Fan-out pushes (groups), drained after the channel in the same round.
+    pushes: Arc<PushQueue>,
     shutdown: bool,
     /// A sender's `close_now` before the connection was open: applied once it is.
     close_now: Option<(CloseCode, String)>,
@@ -348,9 +333,7 @@ impl Shared {
                 reader_waker: None,
                 writer_waker: None,
                 outgoing: None,
-                pushed: VecDeque::new(),
-                senders_closed: false,
-                push_waker: None,
+                pushes: Arc::new(PushQueue::new(settings.sender_capacity)),
                 shutdown: false,
                 close_now: None,
                 end_due: false,
@@ -600,7 +583,7 @@ impl Inner {
         if let Some((_, rx)) = &mut self.outgoing {
             while rx.try_recv().is_ok() {} // discarded, as documented
         }
-        self.pushed.clear();
+        self.pushes.clear();
         let reason = truncate_reason(reason);
         if matches!(self.phase, Phase::Open(_)) {
             self.queue_close(code, reason);
@@ -611,33 +594,9 @@ impl Inner {
         true
     }
 
-    /// A sender's fan-out `push`: queues a clone of `msg` (a reference-count bump) for
-    /// the task's next round, waking the task only if nothing else has since its last
-    /// round. Never waits.
-    pub(crate) fn push(&mut self, msg: &Message) -> Pushed {
-        if self.senders_closed || self.ended {
-            return Pushed::Closed;
-        }
-        if self.pushed.len() >= self.sender_capacity {
-            return Pushed::Full;
-        }
-        self.pushed.push_back(msg.clone());
-        if !self.poked {
-            self.poke();
-        }
-        Pushed::Queued
-    }
-
-    /// [`push`](Self::push), waiting for room: woken when the task has moved pushes to
-    /// the engine, or when senders fail.
-    pub(crate) fn poll_push(&mut self, cx: &mut Context<'_>, msg: &Message) -> Poll<Pushed> {
-        match self.push(msg) {
-            Pushed::Full => {
-                self.push_waker = Some(cx.waker().clone());
-                Poll::Pending
-            }
-            done => Poll::Ready(done),
-        }
+    /// The fan-out push queue, for a new sender.
+    pub(crate) fn pushes(&self) -> Arc<PushQueue> {
+        self.pushes.clone()
     }
 
     /// Whether the connection has ended (its `on_end` callbacks run or are running).
@@ -781,7 +740,7 @@ impl Inner {
     /// every waiting `wait`, `send` or `flush` is woken to see it.
     pub(crate) fn end(&mut self) {
         self.phase = Phase::Ended;
-        self.pushed = VecDeque::new(); // never to be written: free them now
+        self.pushes.clear(); // never to be written: free them now
         self.closing.on_end();
         if !self.ended {
             self.ended = true;
@@ -863,10 +822,7 @@ impl Inner {
 
     /// No more outgoing data can be written: senders fail from now on.
     fn close_senders(&mut self) {
-        self.senders_closed = true;
-        if let Some(w) = self.push_waker.take() {
-            w.wake();
-        }
+        self.pushes.close();
         if let Some((_, rx)) = &mut self.outgoing {
             rx.close();
         }
@@ -1035,9 +991,12 @@ impl Inner {
                 }
             }
         }
-        // Pushed messages need no channel: move as many as the engine takes.
+        // Pushed messages need no channel: move as many as the engine takes. Locking the
+        // queue records the task's waker even when the channel is not done.
+        let queue = self.pushes.clone();
+        let mut pushes = queue.drain(cx.waker());
         if drained && !failed {
-            while !self.closing.send_done() && !self.pushed.is_empty() {
+            while !self.closing.send_done() && !pushes.is_empty() {
                 match wire.poll_ready(cx) {
                     Poll::Ready(Ok(())) => {}
                     Poll::Ready(Err(_)) => {
@@ -1046,7 +1005,7 @@ impl Inner {
                     }
                     Poll::Pending => break,
                 }
-                let Some(m) = self.pushed.pop_front() else {
+                let Some(m) = pushes.pop() else {
                     break;
                 };
                 if wire.start_send(m).is_err() {
@@ -1054,13 +1013,9 @@ impl Inner {
                     break;
                 }
             }
-            drained = self.pushed.is_empty();
-            if self.pushed.len() < self.sender_capacity {
-                if let Some(w) = self.push_waker.take() {
-                    w.wake();
-                }
-            }
+            drained = pushes.is_empty();
         }
+        drop(pushes);
         if failed {
             self.lose();
         }

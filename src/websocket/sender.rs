@@ -8,7 +8,8 @@ use tokio::sync::mpsc;
 use crate::error::Error;
 use crate::id::ConnectionId;
 use crate::message::{CloseCode, Message};
-use crate::websocket::connection::{sendable, truncate_reason, Outgoing, Pushed, Shared};
+use crate::websocket::connection::{sendable, truncate_reason, Outgoing, Shared};
+use crate::websocket::push::{PushQueue, Pushed};
 
 /// A cloneable handle that sends to one connection from any task.
 ///
@@ -42,6 +43,8 @@ use crate::websocket::connection::{sendable, truncate_reason, Outgoing, Pushed, 
 pub struct WebSocketSender {
     tx: mpsc::Sender<Outgoing>,
     shared: Arc<Shared>,
+    /// Held directly: a fan-out push touches only the queue, not the connection.
+    pushes: Arc<PushQueue>,
 }
 
 impl std::fmt::Debug for WebSocketSender {
@@ -75,7 +78,8 @@ impl std::error::Error for TrySendError {}
 
 impl WebSocketSender {
     pub(crate) fn new(tx: mpsc::Sender<Outgoing>, shared: Arc<Shared>) -> Self {
-        WebSocketSender { tx, shared }
+        let pushes = shared.lock().pushes();
+        WebSocketSender { tx, shared, pushes }
     }
 
     /// The connection this handle sends to.
@@ -179,14 +183,14 @@ impl WebSocketSender {
     /// [`Settings::sender_capacity`](crate::Settings::sender_capacity) on its own; the
     /// connection task writes these after what was sent through the channel.
     pub(crate) fn push(&self, msg: &Message) -> Pushed {
-        self.shared.lock().push(msg)
+        self.pushes.push(msg)
     }
 
     /// [`push`](Self::push), waiting while the push queue is full (the message waits in
     /// the future, not in the queue). Cancel safe: dropped before `Queued`, nothing was
     /// queued.
     pub(crate) async fn push_wait(&self, msg: &Message) -> Pushed {
-        std::future::poll_fn(|cx| self.shared.lock().poll_push(cx, msg)).await
+        std::future::poll_fn(|cx| self.pushes.poll_push(cx, msg)).await
     }
 
     /// Whether both handles send to the same connection.

@@ -448,19 +448,24 @@ pub fn run(a: Args, argv: &[String], wsview_note: String) -> std::process::ExitC
             return ExitCode::FAILURE;
         }
     };
-    // rows[server][subs] = last successful measurement (or the error).
-    let mut rows: Vec<(String, Vec<Result<Fanout, String>>)> = Vec::new();
-    for name in &a.servers {
-        let spec = ServerSpec {
-            name: name.clone(),
-            program: me.clone(),
-            args: vec!["serve".into(), name.clone()],
-            path: "/sub".into(),
-        };
-        let mut cells = Vec::new();
-        for &n in &a.subs {
-            let mut best: Option<Result<Fanout, String>> = None;
-            for _ in 0..a.rounds {
+    // rows[server][subs]: the cheapest round of each cell (the least disturbed by other
+    // work). Rounds are interleaved across servers, so that a busy stretch of the machine
+    // disturbs each server alike.
+    type Cells = Vec<Option<Result<Fanout, String>>>;
+    let mut rows: Vec<(String, Cells)> = a
+        .servers
+        .iter()
+        .map(|s| (s.clone(), a.subs.iter().map(|_| None).collect()))
+        .collect();
+    for _ in 0..a.rounds {
+        for (i, &n) in a.subs.iter().enumerate() {
+            for (name, cells) in rows.iter_mut() {
+                let spec = ServerSpec {
+                    name: name.clone(),
+                    program: me.clone(),
+                    args: vec!["serve".into(), name.clone()],
+                    path: "/sub".into(),
+                };
                 let r = bench::start_server(&spec, pin)
                     .and_then(|proc| rt.block_on(measure(&proc, n, a.window, &a)));
                 match &r {
@@ -476,8 +481,7 @@ pub fn run(a: Args, argv: &[String], wsview_note: String) -> std::process::ExitC
                     ),
                     Err(e) => eprintln!("{name:<16} N={n:<5} ERROR {e}"),
                 }
-                // Keep the cheapest round: the least disturbed by other work.
-                best = match (best, r) {
+                cells[i] = match (cells[i].take(), r) {
                     (Some(Ok(b)), Ok(r))
                         if b.srv_cpu_us_per_delivered <= r.srv_cpu_us_per_delivered =>
                     {
@@ -488,10 +492,18 @@ pub fn run(a: Args, argv: &[String], wsview_note: String) -> std::process::ExitC
                 };
                 std::thread::sleep(Duration::from_millis(500));
             }
-            cells.push(best.unwrap_or_else(|| Err("not measured".into())));
         }
-        rows.push((name.clone(), cells));
     }
+    let rows: Vec<(String, Vec<Result<Fanout, String>>)> = rows
+        .into_iter()
+        .map(|(name, cells)| {
+            let cells = cells
+                .into_iter()
+                .map(|c| c.unwrap_or_else(|| Err("not measured".into())))
+                .collect();
+            (name, cells)
+        })
+        .collect();
     let md = render(&a, &rows, argv, &started, pin, &wsview_note);
     println!("{md}");
     if let Err(e) = std::fs::write(&a.out, &md) {
