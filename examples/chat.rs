@@ -105,7 +105,7 @@ async fn main() -> std::io::Result<()> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8000".to_owned());
-    let server = app(Settings::from_env(), Groups::new())
+    let server = app(Settings::from_env()?, Groups::new())
         .bind(addr.as_str())
         .await?;
     let at = server.local_addr();

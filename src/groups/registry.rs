@@ -169,6 +169,15 @@ impl std::fmt::Debug for Groups {
     }
 }
 
+impl std::fmt::Debug for GroupsBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupsBuilder")
+            .field("policy", &self.policy)
+            .field("layer", &self.layer.is_some())
+            .finish()
+    }
+}
+
 impl GroupsBuilder {
     /// The policy of every group that has none of its own (default [`SlowPolicy::Drop`]).
     pub fn slow_policy(mut self, policy: SlowPolicy) -> Self {

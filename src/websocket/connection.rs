@@ -9,10 +9,9 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use bytes::Bytes;
-use http_body_util::Full;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::body::Body;
 use crate::error::Error;
 use crate::id::ConnectionId;
 use crate::message::{CloseCause, CloseCode, Message};
@@ -23,7 +22,7 @@ use crate::websocket::wire::{Incoming, ReadError, Wire, WireConfig};
 
 /// What the connection task tells the HTTP side: send the 101, or this response.
 pub(crate) enum Outcome {
-    Accept(hyper::Response<Full<Bytes>>),
+    Accept(http::Response<Body>),
     Done(Response),
 }
 
@@ -237,7 +236,7 @@ pub(crate) struct Inner {
     upgrade_error: Option<String>,
     /// The 101 response, built by the middleware, sent on first use (boxed: it is dead
     /// weight in every open connection after that).
-    accept_response: Option<Box<hyper::Response<Full<Bytes>>>>,
+    accept_response: Option<Box<http::Response<Body>>>,
     /// Something the connection task must act on happened outside its own poll.
     poked: bool,
     /// True while the connection task polls the view: no need to wake it then.
@@ -393,7 +392,7 @@ impl Shared {
 // What the view's `WebSocket` asks.
 impl Inner {
     /// Stores the 101 the middleware prepared.
-    pub(crate) fn set_accept_response(&mut self, response: hyper::Response<Full<Bytes>>) {
+    pub(crate) fn set_accept_response(&mut self, response: http::Response<Body>) {
         self.accept_response = Some(Box::new(response));
     }
 
@@ -799,8 +798,8 @@ impl Inner {
 
     fn closed_error(&self) -> Error {
         match &self.upgrade_error {
-            Some(why) => Error::Upgrade(why.clone()),
-            None => Error::Closed(self.cause.clone()),
+            Some(why) => Error::upgrade(why.clone()),
+            None => Error::closed(self.cause.clone()),
         }
     }
 
@@ -814,10 +813,16 @@ impl Inner {
         let Phase::Open(wire) = &mut self.phase else {
             return;
         };
-        self.closing.on_close_sent();
-        self.cause.get_or_insert(CloseCause::Server { code });
         // A write error surfaces at the next flush, where the task handles it.
         let _ = wire.start_close(code, reason);
+        self.note_close_sent(code);
+    }
+
+    /// This side's close frame with `code` is queued on the engine: the closing state and
+    /// the cause say so.
+    fn note_close_sent(&mut self, code: CloseCode) {
+        self.closing.on_close_sent();
+        self.cause.get_or_insert(CloseCause::Server { code });
     }
 
     /// No more outgoing data can be written: senders fail from now on.
@@ -932,10 +937,7 @@ impl Inner {
                 tracing::debug!(%detail, "closing websocket on a peer error");
                 self.closing.on_peer_error(code, detail);
             }
-            ReadError::Lost => {
-                self.closing.on_read_stopped();
-                self.cause.get_or_insert(CloseCause::ConnectionLost);
-            }
+            ReadError::Lost => self.lose(),
         }
     }
 
@@ -951,6 +953,7 @@ impl Inner {
             return true;
         };
         let mut failed = false;
+        let mut close_sent = None;
         // The channel first, then the pushes: a slow member's backlog goes through the
         // channel and must stay ahead of what is pushed after it.
         let mut drained = true;
@@ -973,11 +976,10 @@ impl Inner {
                         }
                     }
                     Poll::Ready(Some(Outgoing::Close(code, reason))) => {
-                        self.closing.on_close_sent();
-                        self.cause.get_or_insert(CloseCause::Server { code });
                         if wire.start_close(code, &reason).is_err() {
                             failed = true;
                         }
+                        close_sent = Some(code);
                         break;
                     }
                     Poll::Ready(None) => {
@@ -995,7 +997,7 @@ impl Inner {
         // queue records the task's waker even when the channel is not done.
         let queue = self.pushes.clone();
         let mut pushes = queue.drain(cx.waker());
-        if drained && !failed {
+        if drained && !failed && close_sent.is_none() {
             while !self.closing.send_done() && !pushes.is_empty() {
                 match wire.poll_ready(cx) {
                     Poll::Ready(Ok(())) => {}
@@ -1016,6 +1018,9 @@ impl Inner {
             drained = pushes.is_empty();
         }
         drop(pushes);
+        if let Some(code) = close_sent {
+            self.note_close_sent(code);
+        }
         if failed {
             self.lose();
         }
@@ -1057,7 +1062,7 @@ pub(crate) fn sendable(code: CloseCode) -> Result<CloseCode, Error> {
     if code.is_allowed() {
         Ok(code)
     } else {
-        Err(Error::InvalidCloseCode(code.into()))
+        Err(Error::bad_close_code(code.into()))
     }
 }
 

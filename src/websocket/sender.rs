@@ -88,12 +88,12 @@ impl WebSocketSender {
     }
 
     /// Queues a message for the connection, waiting while the queue is full. Fails with
-    /// [`Error::Closed`] once the connection is gone.
+    /// an error that [`is_closed`](Error::is_closed) once the connection is gone.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
         self.tx
             .send(Outgoing::Message(msg.into()))
             .await
-            .map_err(|_| Error::Closed(None))
+            .map_err(|_| Error::closed(None))
     }
 
     /// Queues a message without waiting.
@@ -118,7 +118,7 @@ impl WebSocketSender {
         self.tx
             .send(Outgoing::Close(code, truncate_reason(reason).to_owned()))
             .await
-            .map_err(|_| Error::Closed(None))
+            .map_err(|_| Error::closed(None))
     }
 
     /// Whether sends through this handle fail from now on: the connection is closing
