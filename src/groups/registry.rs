@@ -604,7 +604,7 @@ impl Registry {
         except: Option<ConnectionId>,
         message: Message,
     ) -> SendReport {
-        let mut report = self.deliver_local(&target, except, &message);
+        let (mut report, counters) = self.deliver_local(&target, except, &message);
         if let Some(layer) = &self.layer {
             let envelope = Envelope {
                 target,
@@ -620,24 +620,36 @@ impl Registry {
                 }
             };
         }
+        self.record(&report, counters.as_deref());
         report
     }
 
-    fn deliver_remote(self: &Arc<Self>, envelope: Envelope) {
-        if envelope.origin == self.node {
-            return; // a layer never re-delivers our own, but be sure
+    /// Adds a send's counts to its group's and to the totals.
+    fn record(&self, report: &SendReport, group: Option<&Counters>) {
+        if let Some(group) = group {
+            group.record(report, 1);
         }
-        self.deliver_local(&envelope.target, envelope.except, &envelope.message);
+        self.totals.record(report, 1);
     }
 
-    /// Pushes the message to every local member targeted; records the counts.
+    /// An envelope from another process (the layer filters out this process's own; no
+    /// second check here, so that two registries in one process can share a layer).
+    fn deliver_remote(self: &Arc<Self>, envelope: Envelope) {
+        let (report, counters) =
+            self.deliver_local(&envelope.target, envelope.except, &envelope.message);
+        self.record(&report, counters.as_deref());
+    }
+
+    /// Pushes the message to every local member targeted. Returns what it did and the
+    /// group's counters, for the caller to record once the remote outcome is known too.
     fn deliver_local(
         self: &Arc<Self>,
         target: &Target,
         except: Option<ConnectionId>,
         message: &Message,
-    ) -> SendReport {
+    ) -> (SendReport, Option<Arc<Counters>>) {
         let mut report = SendReport::default();
+        let mut counters = None;
         match target {
             Target::Group(name) => {
                 let group = lock(&self.state).groups.get(name.as_str()).cloned();
@@ -657,7 +669,7 @@ impl Registry {
                             }
                         }
                     }
-                    group.counters.record(&report, 1);
+                    counters = Some(group.counters.clone());
                 }
             }
             Target::All => {
@@ -669,8 +681,7 @@ impl Registry {
                 }
             }
         }
-        self.totals.record(&report, 1);
-        report
+        (report, counters)
     }
 
     /// One member, one message: a queue push, or the policy when the queue is full.
