@@ -67,7 +67,20 @@ pub struct Groups {
 }
 
 /// Builds a [`Groups`] with an app-wide slow-member policy and a cross-process layer.
+///
+/// ```
+/// use std::time::Duration;
+/// use wsview::groups::{Groups, SlowPolicy};
+///
+/// let groups = Groups::builder()
+///     .slow_policy(SlowPolicy::Wait { timeout: Duration::from_millis(200), backlog: 32 })
+///     .build();
+/// groups.set_policy("tickers", SlowPolicy::Drop); // this group drops instead
+/// assert_eq!(groups.policy("tickers"), SlowPolicy::Drop);
+/// assert!(matches!(groups.policy("chat"), SlowPolicy::Wait { .. }));
+/// ```
 #[derive(Default)]
+#[must_use = "a builder does nothing until `build`"]
 pub struct GroupsBuilder {
     policy: SlowPolicy,
     layer: Option<Arc<dyn GroupLayer>>,
