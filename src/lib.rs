@@ -93,6 +93,7 @@ mod utf8;
 
 pub mod api_socket;
 pub mod blocking;
+pub mod groups;
 mod handler;
 
 pub use api_socket::{
@@ -158,3 +159,7 @@ struct ArchitectureDoc;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/CONTRACT-CHANGES.md")]
 struct ContractChangesDoc;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/groups.md")]
+struct GroupsDoc;
