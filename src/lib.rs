@@ -97,6 +97,7 @@ pub mod prelude;
 
 pub mod api_socket;
 pub mod blocking;
+pub mod groups;
 mod handler;
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
@@ -166,3 +167,7 @@ struct ArchitectureDoc;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/CONTRACT-CHANGES.md")]
 struct ContractChangesDoc;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/groups.md")]
+struct GroupsDoc;
