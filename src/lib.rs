@@ -57,7 +57,19 @@
 //! 429…). Returning afterwards closes the connection with 1000; a panicking view closes
 //! it with 1011 and the server goes on serving.
 //!
-//! See the guide in `docs/` for settings, limits and the cancel-safety of each method.
+//! ## The guide
+//!
+//! [`docs::guide`] (adding wsview to a crate, views, errors and `?`, sharing state,
+//! testing with [`test`](crate#testing) without a port, logging, settings, the
+//! WebSocket API and the cancel safety of each method), [`docs::axum`] (mounting an app
+//! in axum), [`docs::migration_django_websocket`], [`docs::handlers`] and
+//! [`docs::groups`]. The same pages are in the repository's `docs/` folder.
+//!
+//! ## Testing
+//!
+//! The `test-util` feature adds `wsview::test`, an in-process client: requests and
+//! WebSockets over an in-memory stream through hyper's real server connection and
+//! the real handshake, no port.
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(
@@ -94,6 +106,8 @@ mod utf8;
 mod view_error;
 
 pub mod prelude;
+
+pub mod docs;
 
 pub mod api_socket;
 pub mod blocking;
@@ -141,18 +155,6 @@ pub use http;
 struct ReadmeDoc;
 
 #[cfg(doctest)]
-#[doc = include_str!("../docs/guide.md")]
-struct GuideDoc;
-
-#[cfg(doctest)]
-#[doc = include_str!("../docs/migration-django-websocket.md")]
-struct MigrationDoc;
-
-#[cfg(doctest)]
-#[doc = include_str!("../docs/handlers.md")]
-struct HandlersDoc;
-
-#[cfg(doctest)]
 #[doc = include_str!("../docs/conformance.md")]
 struct ConformanceDoc;
 
@@ -167,7 +169,3 @@ struct ArchitectureDoc;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/CONTRACT-CHANGES.md")]
 struct ContractChangesDoc;
-
-#[cfg(doctest)]
-#[doc = include_str!("../docs/groups.md")]
-struct GroupsDoc;
