@@ -66,6 +66,7 @@ mod app;
 pub mod blocking;
 mod connection;
 mod error;
+pub mod groups;
 mod handler;
 pub mod handshake;
 mod message;
