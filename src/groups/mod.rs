@@ -4,6 +4,8 @@
 //! not know about it.
 
 mod layer;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod standin;
 
 pub use layer::{Envelope, GroupLayer, LayerError, Presence, RemoteSink, Target};

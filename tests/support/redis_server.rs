@@ -56,9 +56,16 @@ impl RedisServer {
             if ping(self.port) {
                 return;
             }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 self.child = None;
-                panic!("redis-server on port {} exited at start: {status}", self.port);
+                panic!(
+                    "redis-server on port {} exited at start: {status}",
+                    self.port
+                );
             }
             assert!(
                 Instant::now() < deadline,

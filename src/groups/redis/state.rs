@@ -1,0 +1,152 @@
+//! What the layer's handle and its tasks share: the link state, what this process wants
+//! from Redis (subscriptions, presence entries), and the counters.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
+
+use tokio::sync::{watch, Notify};
+
+use super::config::RedisConfig;
+use super::keys::Keys;
+use crate::groups::RemoteSink;
+
+pub(super) struct Shared {
+    pub(super) config: RedisConfig,
+    pub(super) keys: Keys,
+    /// This layer's id in every send it publishes: how it skips its own sends when they
+    /// come back (several layers may live in one process, so not the NodeId).
+    pub(super) sender: u64,
+    up: AtomicBool,
+    /// The same as `up`, for those who wait for a change.
+    pub(super) link: watch::Sender<bool>,
+    down_since: Mutex<Option<Instant>>,
+    pub(super) stopped: AtomicBool,
+    pub(super) sink: OnceLock<RemoteSink>,
+    /// Wakes the control task: a subscription or presence change, a lost link, a stop.
+    pub(super) wake: Notify,
+    pub(super) wanted: Mutex<Wanted>,
+    /// The last `Wanted::generation` the control task has put in Redis.
+    pub(super) synced: watch::Sender<u64>,
+    pub(super) counters: Counters,
+}
+
+/// What this process wants Redis to hold for it. Bounded by the local members: one
+/// entry per group with a local member, one per local (group, member).
+#[derive(Default)]
+pub(super) struct Wanted {
+    pub(super) groups: HashSet<String>,
+    /// group → local member id → display name.
+    pub(super) members: HashMap<String, HashMap<u128, Option<String>>>,
+    /// (group, member id) joined since the last flush.
+    pub(super) joins: HashSet<(String, u128)>,
+    /// (group, presence entry) left since the last flush.
+    pub(super) leaves: HashSet<(String, String)>,
+    /// Bumped by every change, so a caller can wait until its change is in Redis.
+    pub(super) generation: u64,
+}
+
+#[derive(Default)]
+pub(super) struct Counters {
+    pub(super) published: AtomicU64,
+    pub(super) refused_unavailable: AtomicU64,
+    pub(super) refused_full: AtomicU64,
+    pub(super) refused_too_large: AtomicU64,
+    pub(super) lost_in_flight: AtomicU64,
+    pub(super) received: AtomicU64,
+    pub(super) malformed: AtomicU64,
+    pub(super) outages: AtomicU64,
+    pub(super) reconnects: AtomicU64,
+}
+
+impl Counters {
+    pub(super) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+impl Shared {
+    pub(super) fn new(config: RedisConfig) -> Self {
+        Shared {
+            keys: Keys::new(&config.prefix),
+            config,
+            sender: random_u64(),
+            up: AtomicBool::new(false),
+            link: watch::Sender::new(false),
+            down_since: Mutex::new(Some(Instant::now())),
+            stopped: AtomicBool::new(false),
+            sink: OnceLock::new(),
+            wake: Notify::new(),
+            wanted: Mutex::new(Wanted::default()),
+            synced: watch::Sender::new(0),
+            counters: Counters::default(),
+        }
+    }
+
+    pub(super) fn is_up(&self) -> bool {
+        self.up.load(Ordering::Acquire)
+    }
+
+    /// The link failed: sends to other processes are refused from now on, and the
+    /// control task starts reconnecting. Logged once per outage.
+    pub(super) fn mark_down(&self, why: &dyn std::fmt::Display) {
+        if self.up.swap(false, Ordering::AcqRel) {
+            self.link.send_replace(false);
+            *lock(&self.down_since) = Some(Instant::now());
+            Counters::add(&self.counters.outages, 1);
+            tracing::warn!(
+                "redis group layer: connection lost ({why}); sends to other processes are \
+                 dropped until it is back, local delivery goes on"
+            );
+            self.wake.notify_one();
+        }
+    }
+
+    /// The link works again; returns how long it was down (`None` on the first
+    /// connection).
+    pub(super) fn mark_up(&self) -> Option<std::time::Duration> {
+        let since = lock(&self.down_since).take();
+        self.up.store(true, Ordering::Release);
+        self.link.send_replace(true);
+        let first = self.counters.outages.load(Ordering::Relaxed) == 0;
+        if first {
+            None
+        } else {
+            Counters::add(&self.counters.reconnects, 1);
+            since.map(|t| t.elapsed())
+        }
+    }
+
+    pub(super) fn wanted(&self) -> MutexGuard<'_, Wanted> {
+        lock(&self.wanted)
+    }
+
+    /// Records a change to what Redis should hold and wakes the control task.
+    pub(super) fn changed(&self, mut wanted: MutexGuard<'_, Wanted>) {
+        wanted.generation += 1;
+        drop(wanted);
+        self.wake.notify_one();
+    }
+}
+
+/// A poisoned lock only means a panic elsewhere; the data (sets of names) stays usable.
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A random id without a dependency: std's per-process random hash keys, mixed with
+/// the time and a counter so two layers in one process differ.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNT.fetch_add(1, Ordering::Relaxed));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}

@@ -1,0 +1,397 @@
+//! Groups across processes through a real redis-server (feature `redis`): the tests
+//! start Debian's redis-server on a free port with no persistence, never a mock.
+//!
+//! The layer tests drive `RedisLayer`s directly (each with its own connection, as
+//! separate processes would have); the SIGKILL test runs this test binary again as a
+//! child process.
+
+#[path = "support/redis_server.rs"]
+mod redis_server;
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use redis_server::RedisServer;
+use support::within;
+use tokio::sync::mpsc;
+use wsview::groups::redis::{RedisConfig, RedisLayer};
+use wsview::groups::{ConnectionId, Envelope, GroupLayer, NodeId, RemoteSink, Target};
+use wsview::Message;
+
+/// A short heartbeat and TTL so expiry is observable in a test.
+const HEARTBEAT: Duration = Duration::from_millis(200);
+const TTL: Duration = Duration::from_millis(1000);
+
+fn config(redis: &RedisServer, prefix: &str) -> RedisConfig {
+    RedisConfig::new(redis.url())
+        .prefix(prefix)
+        .heartbeat(HEARTBEAT)
+        .presence_ttl(TTL)
+        .reconnect_backoff(Duration::from_millis(50), Duration::from_millis(500))
+        .command_timeout(Duration::from_millis(500))
+}
+
+/// A started layer whose sink forwards what other processes sent into a channel.
+async fn layer(config: RedisConfig) -> (RedisLayer, mpsc::UnboundedReceiver<Envelope>) {
+    let layer = RedisLayer::new(config).expect("config");
+    let (tx, rx) = mpsc::unbounded_channel();
+    layer.start(RemoteSink::from_fn(move |e| {
+        let _ = tx.send(e);
+    }));
+    within(layer.connected()).await;
+    (layer, rx)
+}
+
+fn envelope(target: Target, text: &str, except: Option<ConnectionId>) -> Envelope {
+    Envelope {
+        target,
+        except,
+        message: Message::text(text),
+        origin: NodeId::local(),
+    }
+}
+
+fn group(name: &str) -> Target {
+    Target::Group(name.to_owned())
+}
+
+fn id(n: u128) -> ConnectionId {
+    ConnectionId::from_u128((7u128 << 64) | n)
+}
+
+#[tokio::test]
+async fn sends_reach_subscribed_layers_once_in_order_and_never_their_sender() {
+    let redis = RedisServer::start();
+    let (a, mut a_rx) = layer(config(&redis, "t1")).await;
+    let (b, mut b_rx) = layer(config(&redis, "t1")).await;
+    let (c, mut c_rx) = layer(config(&redis, "t1")).await;
+    // b has a member of "room", c has none.
+    b.subscribe("room");
+    within(b.synced()).await;
+    within(c.synced()).await;
+
+    for i in 0..1000 {
+        a.publish(&envelope(group("room"), &format!("m{i}"), None))
+            .expect("handed off");
+    }
+    a.publish(&Envelope {
+        target: group("room"),
+        except: Some(id(3)),
+        message: Message::binary(vec![0u8, 1, 2]),
+        origin: NodeId::from_u64(99),
+    })
+    .expect("handed off");
+    for i in 0..1000 {
+        let e = within(b_rx.recv()).await.expect("delivered");
+        assert_eq!(e.target, group("room"));
+        assert_eq!(e.message.as_text(), Some(format!("m{i}").as_str()));
+        assert_eq!(e.except, None);
+    }
+    let last = within(b_rx.recv()).await.expect("delivered");
+    assert_eq!(last.message, Message::binary(vec![0u8, 1, 2]));
+    assert_eq!(last.except, Some(id(3)), "except crosses processes");
+    assert_eq!(last.origin, NodeId::from_u64(99));
+
+    // A broadcast reaches every other layer, subscribed to a group or not; a marker
+    // sent after everything shows nothing else was queued for c or a.
+    a.publish(&envelope(Target::All, "all", None)).unwrap();
+    assert_eq!(within(b_rx.recv()).await.unwrap().target, Target::All);
+    let e = within(c_rx.recv()).await.unwrap();
+    assert_eq!((e.target, e.message.as_text()), (Target::All, Some("all")));
+    b.publish(&envelope(Target::All, "marker", None)).unwrap();
+    let e = within(a_rx.recv()).await.unwrap();
+    assert_eq!(
+        e.message.as_text(),
+        Some("marker"),
+        "a never gets its own sends"
+    );
+    let e = within(c_rx.recv()).await.unwrap();
+    assert_eq!(e.message.as_text(), Some("marker"), "c got no group send");
+
+    assert_eq!(a.stats().published, 1002);
+    assert_eq!(b.stats().received, 1002);
+    assert_eq!(c.stats().received, 2);
+}
+
+#[tokio::test]
+async fn unsubscribe_stops_delivery_and_redis_holds_one_channel_per_group() {
+    let redis = RedisServer::start();
+    let (a, _a_rx) = layer(config(&redis, "t2")).await;
+    let (b, mut b_rx) = layer(config(&redis, "t2")).await;
+    b.subscribe("x");
+    b.subscribe("y");
+    within(b.synced()).await;
+    let channels = redis.cli(&["PUBSUB", "CHANNELS", "t2:*"]);
+    let mut channels: Vec<&str> = channels.lines().collect();
+    channels.sort();
+    assert_eq!(channels, ["t2:all", "t2:g:x", "t2:g:y"]);
+
+    b.unsubscribe("x");
+    within(b.synced()).await;
+    assert_eq!(redis.cli(&["PUBSUB", "NUMSUB", "t2:g:x"]), "t2:g:x\n0");
+    a.publish(&envelope(group("x"), "to x", None)).unwrap();
+    a.publish(&envelope(group("y"), "to y", None)).unwrap();
+    let e = within(b_rx.recv()).await.unwrap();
+    assert_eq!(
+        e.message.as_text(),
+        Some("to y"),
+        "nothing for x after unsubscribe"
+    );
+}
+
+#[tokio::test]
+async fn prefixes_keep_apps_apart() {
+    let redis = RedisServer::start();
+    let (a, _a_rx) = layer(config(&redis, "app1")).await;
+    let (b, mut b_rx) = layer(config(&redis, "app2")).await;
+    let (c, mut c_rx) = layer(config(&redis, "app1")).await;
+    b.subscribe("room");
+    c.subscribe("room");
+    within(b.synced()).await;
+    within(c.synced()).await;
+    a.publish(&envelope(group("room"), "app1 only", None))
+        .unwrap();
+    assert_eq!(
+        within(c_rx.recv()).await.unwrap().message.as_text(),
+        Some("app1 only")
+    );
+    a.presence_join("room", id(1), None);
+    within(a.synced()).await;
+    assert_eq!(within(b.presence("room")).await.unwrap().count, 0);
+    // b saw nothing of app1: the first thing it gets is a later send from app2.
+    let (d, _d_rx) = layer(config(&redis, "app2")).await;
+    d.publish(&envelope(group("room"), "app2", None)).unwrap();
+    assert_eq!(
+        within(b_rx.recv()).await.unwrap().message.as_text(),
+        Some("app2")
+    );
+}
+
+#[tokio::test]
+async fn presence_across_layers_with_names_and_a_count_for_large_groups() {
+    let redis = RedisServer::start();
+    let (a, _a_rx) = layer(config(&redis, "t3").presence_list_limit(3)).await;
+    let (b, _b_rx) = layer(config(&redis, "t3").presence_list_limit(3)).await;
+    a.presence_join("room", id(1), Some("ada"));
+    b.presence_join("room", id(2), None);
+    b.presence_join("room", id(3), Some("bob:the builder"));
+    within(b.synced()).await;
+    // a's join is not awaited: a query flushes this process's changes first.
+    let p = within(a.presence("room")).await.unwrap();
+    assert_eq!(p.count, 3);
+    let mut members = p.members.expect("small group: listed");
+    members.sort();
+    assert_eq!(
+        members,
+        [
+            (id(1), Some("ada".to_owned())),
+            (id(2), None),
+            (id(3), Some("bob:the builder".to_owned()))
+        ]
+    );
+
+    b.presence_leave("room", id(3));
+    let p = within(b.presence("room")).await.unwrap();
+    assert_eq!(p.count, 2);
+
+    // Over the list limit: a count only.
+    for n in 10..13 {
+        a.presence_join("room", id(n), None);
+    }
+    let p = within(b.presence("room")).await.unwrap();
+    assert_eq!((p.count, p.members), (5, None));
+
+    // Entries stay while their layer lives (the heartbeat refreshes them past the TTL)...
+    let (refreshed, mut beats) = (Instant::now(), 0);
+    while refreshed.elapsed() < TTL * 2 {
+        within(a.synced()).await;
+        beats += 1;
+        let p = within(b.presence("room")).await.unwrap();
+        assert_eq!(p.count, 5, "after {:?}", refreshed.elapsed());
+        tokio::time::sleep(HEARTBEAT).await; // spacing the checks over two TTLs
+    }
+    assert!(beats > 3);
+    // ...and go at once when it is dropped cleanly.
+    drop(a);
+    let deadline = Instant::now() + TTL;
+    loop {
+        let p = within(b.presence("room")).await.unwrap();
+        if p.count == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a's members still there: {p:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_message_over_the_limit_is_refused_with_a_clear_error() {
+    let redis = RedisServer::start();
+    let (a, _rx) = layer(config(&redis, "t4").max_message_bytes(1000)).await;
+    let big = Envelope {
+        target: group("room"),
+        except: None,
+        message: Message::binary(vec![0u8; 1001]),
+        origin: NodeId::local(),
+    };
+    let err = a.publish(&big).unwrap_err();
+    assert!(!err.is_unavailable() && !err.is_full());
+    assert_eq!(
+        err.to_string(),
+        "group layer error: message of 1001 bytes is over the redis layer's limit of 1000 bytes"
+    );
+    let source = std::error::Error::source(&err).expect("a source");
+    let too_large = source
+        .downcast_ref::<wsview::groups::redis::MessageTooLarge>()
+        .expect("typed");
+    assert_eq!((too_large.size, too_large.limit), (1001, 1000));
+    assert_eq!(a.stats().refused_too_large, 1);
+    assert!(a
+        .publish(&envelope(group("room"), &"x".repeat(1000), None))
+        .is_ok());
+}
+
+#[tokio::test]
+async fn the_publish_queue_is_bounded() {
+    let redis = RedisServer::start();
+    let (a, _rx) = layer(config(&redis, "t5").queue_capacity(4)).await;
+    // Sends made without yielding to the publisher task fill its queue: the rest are
+    // refused as full, not buffered.
+    let results: Vec<bool> = (0..50)
+        .map(|i| {
+            a.publish(&envelope(group("room"), &format!("{i}"), None))
+                .map_err(|e| assert!(e.is_full(), "{e}"))
+                .is_ok()
+        })
+        .collect();
+    let accepted = results.iter().filter(|ok| **ok).count();
+    assert!((4..50).contains(&accepted), "accepted {accepted}");
+    assert_eq!(a.stats().refused_full, (50 - accepted) as u64);
+}
+
+#[tokio::test]
+async fn redis_down_then_back_reconnects_resubscribes_and_restores_presence() {
+    let mut redis = RedisServer::start();
+    let (a, _a_rx) = layer(config(&redis, "t6")).await;
+    let (b, mut b_rx) = layer(config(&redis, "t6")).await;
+    b.subscribe("room");
+    b.presence_join("room", id(1), Some("bea"));
+    within(b.synced()).await;
+
+    redis.kill();
+    within(a.disconnected()).await;
+    within(b.disconnected()).await;
+    let err = a
+        .publish(&envelope(group("room"), "lost", None))
+        .unwrap_err();
+    assert!(err.is_unavailable(), "{err}");
+    assert!(within(a.presence("room"))
+        .await
+        .unwrap_err()
+        .is_unavailable());
+
+    let down = Instant::now();
+    redis.restart();
+    within(a.connected()).await;
+    within(b.connected()).await;
+    let reconnect = down.elapsed();
+    assert!(
+        reconnect < Duration::from_secs(3),
+        "reconnected after {reconnect:?}"
+    );
+    // A fresh Redis holds nothing: b resubscribed and put its presence back.
+    within(b.synced()).await;
+    assert_eq!(
+        redis.cli(&["PUBSUB", "NUMSUB", "t6:g:room"]),
+        "t6:g:room\n1"
+    );
+    let p = within(a.presence("room")).await.unwrap();
+    assert_eq!(p.members, Some(vec![(id(1), Some("bea".to_owned()))]));
+    a.publish(&envelope(group("room"), "after", None)).unwrap();
+    assert_eq!(
+        within(b_rx.recv()).await.unwrap().message.as_text(),
+        Some("after")
+    );
+    let stats = a.stats();
+    assert_eq!((stats.outages, stats.reconnects), (1, 1));
+    assert!(stats.refused_unavailable >= 1);
+}
+
+/// The child half of `a_killed_process_leaves_presence_within_the_ttl`: a process
+/// with a layer and members, killed with SIGKILL by the parent.
+#[tokio::test]
+#[ignore = "run as a child process by a_killed_process_leaves_presence_within_the_ttl"]
+async fn child_process_with_members() {
+    let Ok(url) = std::env::var("WSVIEW_TEST_CHILD_REDIS") else {
+        return;
+    };
+    let layer = RedisLayer::new(
+        RedisConfig::new(url)
+            .prefix("kill")
+            .heartbeat(HEARTBEAT)
+            .presence_ttl(TTL),
+    )
+    .expect("config");
+    layer.start(RemoteSink::from_fn(|_| {}));
+    for n in 0..5 {
+        layer.presence_join("room", id(100 + n), Some("child"));
+    }
+    within(layer.synced()).await;
+    println!("READY");
+    // Lives until killed; exits on its own after a while so it can never linger.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+}
+
+#[tokio::test]
+async fn a_killed_process_leaves_presence_within_the_ttl() {
+    let redis = RedisServer::start();
+    let (a, _rx) = layer(config(&redis, "kill")).await;
+    a.presence_join("room", id(1), Some("parent"));
+
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "--exact",
+            "child_process_with_members",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("WSVIEW_TEST_CHILD_REDIS", redis.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run the test binary as a child");
+    let stdout = child.stdout.take().expect("piped");
+    let ready = tokio::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .any(|l| l == "READY")
+    });
+    assert!(within(ready).await.unwrap(), "child never became ready");
+    assert_eq!(within(a.presence("room")).await.unwrap().count, 6);
+
+    child.kill().expect("SIGKILL");
+    let killed = Instant::now();
+    let _ = child.wait();
+    // The bound: an entry lives TTL after its last refresh, and the child refreshed at
+    // most a heartbeat before it died.
+    let deadline = killed + TTL + HEARTBEAT;
+    loop {
+        let p = within(a.presence("room")).await.unwrap();
+        if p.count == 1 {
+            assert_eq!(p.members, Some(vec![(id(1), Some("parent".to_owned()))]));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "killed process still present {:?} after the kill: {p:?}",
+            killed.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let gone = killed.elapsed();
+    assert!(gone > TTL / 4, "gone after {gone:?}: expiry, not a cleanup");
+    println!("killed process left presence {gone:?} after SIGKILL (ttl {TTL:?})");
+}
