@@ -83,8 +83,10 @@ async fn sends_reach_subscribed_layers_once_in_order_and_never_their_sender() {
         origin: NodeId::from_u64(99),
     })
     .expect("handed off");
+    let mut origins = std::collections::HashSet::new();
     for i in 0..1000 {
         let e = within(b_rx.recv()).await.expect("delivered");
+        origins.insert(e.origin);
         assert_eq!(e.target, group("room"));
         assert_eq!(e.message.as_text(), Some(format!("m{i}").as_str()));
         assert_eq!(e.except, None);
@@ -92,7 +94,11 @@ async fn sends_reach_subscribed_layers_once_in_order_and_never_their_sender() {
     let last = within(b_rx.recv()).await.expect("delivered");
     assert_eq!(last.message, Message::binary(vec![0u8, 1, 2]));
     assert_eq!(last.except, Some(id(3)), "except crosses processes");
-    assert_eq!(last.origin, NodeId::from_u64(99));
+    // The origin is the sending layer's id: one per layer, never this process's
+    // NodeId (all three layers live in this process).
+    origins.insert(last.origin);
+    assert_eq!(origins.len(), 1);
+    assert!(!origins.contains(&NodeId::local()));
 
     // A broadcast reaches every other layer, subscribed to a group or not; a marker
     // sent after everything shows nothing else was queued for c or a.
@@ -273,6 +279,10 @@ async fn the_publish_queue_is_bounded() {
 
 #[tokio::test]
 async fn redis_down_then_back_reconnects_resubscribes_and_restores_presence() {
+    // The test runtime is single-threaded, so the layer's tasks log into this thread's
+    // subscriber.
+    let logs = LogLines::default();
+    let _guard = tracing::subscriber::set_default(logs.clone());
     let mut redis = RedisServer::start();
     let (a, _a_rx) = layer(config(&redis, "t6")).await;
     let (b, mut b_rx) = layer(config(&redis, "t6")).await;
@@ -317,6 +327,60 @@ async fn redis_down_then_back_reconnects_resubscribes_and_restores_presence() {
     let stats = a.stats();
     assert_eq!((stats.outages, stats.reconnects), (1, 1));
     assert!(stats.refused_unavailable >= 1);
+
+    let lines = logs.lines();
+    let count = |what: &str| lines.iter().filter(|l| l.contains(what)).count();
+    assert_eq!(
+        count("WARN redis group layer: connection lost"),
+        2,
+        "{lines:#?}"
+    );
+    assert_eq!(
+        count("INFO redis group layer: connection back after"),
+        2,
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("resubscribed to 1 groups")),
+        "{lines:#?}"
+    );
+}
+
+/// A tracing subscriber that keeps each event as "LEVEL message".
+#[derive(Clone, Default)]
+struct LogLines(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl LogLines {
+    fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+impl tracing::Subscriber for LogLines {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        let line = format!("{} {}", event.metadata().level(), message.0);
+        self.0.lock().unwrap().push(line);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
 }
 
 /// The child half of `a_killed_process_leaves_presence_within_the_ttl`: a process

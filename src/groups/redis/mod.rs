@@ -4,8 +4,9 @@
 //! members of that group on every process that uses the same Redis and key prefix:
 //!
 //! - **one PUBLISH per send**, whatever the number of members, on the group's channel
-//!   (`PREFIX:g:GROUP`) or the broadcast channel (`PREFIX:all`); the bytes are a small
-//!   header (sending layer, origin node, `except` id, text or binary) and the payload;
+//!   (`PREFIX:g:GROUP`) or the broadcast channel (`PREFIX:all`); the bytes are a
+//!   10-byte header (sending layer, text or binary; plus the `except` id if any) and
+//!   the payload;
 //! - **subscriptions follow local members**: a process subscribes to a group's channel
 //!   while it has at least one local member of it (and always to the broadcast
 //!   channel), so a process never receives sends for groups it has no member of;
@@ -271,11 +272,11 @@ fn on_push(shared: &Weak<Shared>, info: PushInfo) {
                 return;
             };
             match wire::decode(Bytes::from(payload), target) {
-                Ok(decoded) if decoded.sender == shared.sender => {}
-                Ok(decoded) => {
+                Ok(envelope) if envelope.origin.to_u64() == shared.sender => {}
+                Ok(envelope) => {
                     if let Some(sink) = shared.sink.get() {
                         Counters::add(&shared.counters.received, 1);
-                        sink.deliver(decoded.envelope);
+                        sink.deliver(envelope);
                     }
                 }
                 Err(why) => {

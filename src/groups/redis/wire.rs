@@ -3,12 +3,16 @@
 //! ```text
 //! 0      version (1)
 //! 1      flags: bit 0 binary (else text), bit 1 an `except` id follows
-//! 2..10  sending layer (u64, big-endian): what a layer recognises its own sends by
-//! 10..18 origin NodeId (u64, big-endian)
-//! 18..34 except ConnectionId (u128, big-endian), only with flag bit 1
+//! 2..10  origin: the sending layer's id (u64, big-endian)
+//! 10..26 except ConnectionId (u128, big-endian), only with flag bit 1
 //! ..     payload
 //! ```
 //! The target is not in the bytes: it is the channel the message was published on.
+//!
+//! The origin is the sending *layer*, a random id per [`RedisLayer`](super::RedisLayer):
+//! one per process in a deployment, but several when a test runs several registries in
+//! one process, where `NodeId::local()` would be the same for all of them. A received
+//! envelope's `origin` is that id, so it never equals the receiving process's own.
 
 use std::fmt;
 
@@ -20,7 +24,7 @@ use crate::message::{Message, Utf8Bytes};
 const VERSION: u8 = 1;
 const BINARY: u8 = 1;
 const EXCEPT: u8 = 2;
-const HEADER: usize = 18;
+const HEADER: usize = 10;
 
 /// A message larger than the layer's
 /// [`max_message_bytes`](super::RedisConfig::max_message_bytes): refused before it is
@@ -45,10 +49,10 @@ impl fmt::Display for MessageTooLarge {
 
 impl std::error::Error for MessageTooLarge {}
 
-/// Encodes `envelope` as sent by the layer `sender`.
+/// Encodes `envelope` as sent by the layer `origin`.
 pub(super) fn encode(
     envelope: &Envelope,
-    sender: u64,
+    origin: u64,
     limit: usize,
 ) -> Result<Vec<u8>, MessageTooLarge> {
     let payload = envelope.message.as_bytes();
@@ -68,20 +72,12 @@ pub(super) fn encode(
     let mut out = Vec::with_capacity(HEADER + 16 + payload.len());
     out.put_u8(VERSION);
     out.put_u8(flags);
-    out.put_u64(sender);
-    out.put_u64(envelope.origin.to_u64());
+    out.put_u64(origin);
     if let Some(except) = envelope.except {
         out.put_u128(except.to_u128());
     }
     out.put_slice(payload);
     Ok(out)
-}
-
-/// A published send read back.
-#[derive(Debug)]
-pub(super) struct Decoded {
-    pub(super) sender: u64,
-    pub(super) envelope: Envelope,
 }
 
 /// Bytes that are not a send of this format (another program on the channel, a newer
@@ -97,7 +93,7 @@ impl fmt::Display for Malformed {
 
 /// Decodes the bytes published on a channel that targets `target`; the payload is
 /// shared with `bytes`, not copied.
-pub(super) fn decode(bytes: Bytes, target: Target) -> Result<Decoded, Malformed> {
+pub(super) fn decode(bytes: Bytes, target: Target) -> Result<Envelope, Malformed> {
     if bytes.len() < HEADER {
         return Err(Malformed("shorter than the header"));
     }
@@ -105,13 +101,9 @@ pub(super) fn decode(bytes: Bytes, target: Target) -> Result<Decoded, Malformed>
         return Err(Malformed("unknown version"));
     }
     let flags = bytes[1];
-    let u64_at = |at: usize| {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&bytes[at..at + 8]);
-        u64::from_be_bytes(b)
-    };
-    let sender = u64_at(2);
-    let origin = NodeId::from_u64(u64_at(10));
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&bytes[2..10]);
+    let origin = NodeId::from_u64(u64::from_be_bytes(b));
     let mut at = HEADER;
     let except = if flags & EXCEPT != 0 {
         if bytes.len() < at + 16 {
@@ -130,14 +122,11 @@ pub(super) fn decode(bytes: Bytes, target: Target) -> Result<Decoded, Malformed>
     } else {
         Message::Text(Utf8Bytes::try_from(payload).map_err(|_| Malformed("text is not UTF-8"))?)
     };
-    Ok(Decoded {
-        sender,
-        envelope: Envelope {
-            target,
-            except,
-            message,
-            origin,
-        },
+    Ok(Envelope {
+        target,
+        except,
+        message,
+        origin,
     })
 }
 
@@ -164,13 +153,12 @@ mod tests {
             (Message::binary(Vec::new()), None),
         ] {
             let bytes = encode(&envelope(message.clone(), except), 42, 1024).unwrap();
-            assert_eq!(bytes.len(), 18 + except.map_or(0, |_| 16) + message.len());
+            assert_eq!(bytes.len(), 10 + except.map_or(0, |_| 16) + message.len());
             let back = decode(Bytes::from(bytes), Target::All).unwrap();
-            assert_eq!(back.sender, 42);
-            assert_eq!(back.envelope.message, message);
-            assert_eq!(back.envelope.except, except);
-            assert_eq!(back.envelope.origin, NodeId::from_u64(0xabcd));
-            assert_eq!(back.envelope.target, Target::All);
+            assert_eq!(back.origin, NodeId::from_u64(42), "the sending layer");
+            assert_eq!(back.message, message);
+            assert_eq!(back.except, except);
+            assert_eq!(back.target, Target::All);
         }
     }
 
@@ -196,9 +184,9 @@ mod tests {
     fn malformed_input_is_an_error_not_a_panic() {
         let t = || Target::All;
         assert!(decode(Bytes::from_static(b""), t()).is_err());
-        assert!(decode(Bytes::from_static(&[1u8; 17]), t()).is_err());
+        assert!(decode(Bytes::from_static(&[1u8; 9]), t()).is_err());
         let mut v = vec![2u8, 0];
-        v.extend_from_slice(&[0; 16]);
+        v.extend_from_slice(&[0; 8]);
         assert_eq!(
             decode(Bytes::from(v), t()).unwrap_err(),
             Malformed("unknown version")
@@ -207,7 +195,7 @@ mod tests {
         v.extend_from_slice(&[0; 20]);
         assert!(decode(Bytes::from(v), t()).is_err());
         let mut v = vec![1u8, 0];
-        v.extend_from_slice(&[0; 16]);
+        v.extend_from_slice(&[0; 8]);
         v.push(0xff);
         assert_eq!(
             decode(Bytes::from(v), t()).unwrap_err(),
