@@ -76,6 +76,7 @@ pub(super) async fn run(
     loop {
         if ctl.shared.stopped.load(Ordering::Acquire) {
             ctl.goodbye().await;
+            ctl.shared.finished.send_replace(true);
             return;
         }
         if !ctl.shared.is_up() {
@@ -325,7 +326,7 @@ impl Control {
         let _ = query.reply.send(reply);
     }
 
-    /// The layer was dropped: take this process's members out of presence now rather
+    /// The layer was closed or dropped: take this process's members out of presence now rather
     /// than letting them expire (best effort, bounded).
     async fn goodbye(&mut self) {
         if !self.shared.is_up() {

@@ -177,6 +177,22 @@ impl RedisLayer {
         let _ = rx.wait_for(|up| !*up).await;
     }
 
+    /// Stops the layer: this process's members leave presence now (instead of expiring
+    /// after `presence_ttl`), and sends to other processes are refused from then on.
+    /// Waits at most a few command timeouts. Call it on a clean shutdown (dropping the
+    /// registry while the runtime runs does the same without waiting).
+    pub async fn close(&self) {
+        let shared = &self.inner.shared;
+        if self.queues().is_none() {
+            return;
+        }
+        shared.stopped.store(true, Ordering::Release);
+        shared.wake.notify_one();
+        let mut rx = shared.finished.subscribe();
+        let _ = tokio::time::timeout(shared.config.command_timeout * 4, rx.wait_for(|done| *done))
+            .await;
+    }
+
     /// The counters so far.
     pub fn stats(&self) -> RedisStats {
         let c = &self.inner.shared.counters;
@@ -321,7 +337,10 @@ impl GroupLayer for RedisLayer {
     fn publish(&self, envelope: &Envelope) -> Result<(), LayerError> {
         let shared = &self.inner.shared;
         let counters = &shared.counters;
-        let Some(queues) = self.queues().filter(|_| shared.is_up()) else {
+        let Some(queues) = self
+            .queues()
+            .filter(|_| shared.is_up() && !shared.stopped.load(Ordering::Acquire))
+        else {
             Counters::add(&counters.refused_unavailable, 1);
             return Err(LayerError::unavailable("redis is not connected"));
         };

@@ -23,6 +23,8 @@ pub(super) struct Shared {
     pub(super) link: watch::Sender<bool>,
     down_since: Mutex<Option<Instant>>,
     pub(super) stopped: AtomicBool,
+    /// Set by the control task once it has said goodbye and stopped.
+    pub(super) finished: watch::Sender<bool>,
     pub(super) sink: OnceLock<RemoteSink>,
     /// Wakes the control task: a subscription or presence change, a lost link, a stop.
     pub(super) wake: Notify,
@@ -76,6 +78,7 @@ impl Shared {
             link: watch::Sender::new(false),
             down_since: Mutex::new(Some(Instant::now())),
             stopped: AtomicBool::new(false),
+            finished: watch::Sender::new(false),
             sink: OnceLock::new(),
             wake: Notify::new(),
             wanted: Mutex::new(Wanted::default()),
