@@ -88,13 +88,6 @@ impl Message {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    pub(crate) fn into_tungstenite(self) -> tokio_tungstenite::tungstenite::Message {
-        match self {
-            Message::Text(t) => tokio_tungstenite::tungstenite::Message::Text(t),
-            Message::Binary(b) => tokio_tungstenite::tungstenite::Message::Binary(b),
-        }
-    }
 }
 
 impl From<&str> for Message {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
-use crate::app::AppService;
+use crate::service::AppService;
 
 /// A bound server; run it with [`run`](Self::run) or [`run_until`](Self::run_until).
 ///

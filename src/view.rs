@@ -114,7 +114,7 @@ impl View {
         mut req: Request,
         settings: &Settings,
     ) -> BoxFuture<'static, Response> {
-        if let Some(ws) = req.p.websocket.as_mut() {
+        if let Some(ws) = req.websocket() {
             if self.policy == Policy::Http && !settings.websocket_accept_all {
                 return ready(Response::bad_request(
                     "This view does not accept WebSocket requests.",
