@@ -8,7 +8,6 @@ use std::process::Command;
 use crate::bench::{self, ServerProc, ServerSpec};
 
 // The test suite's redis-server helper (std only): same start, readiness and kill.
-#[allow(dead_code)]
 #[path = "../../../tests/support/redis_server.rs"]
 mod redis_server;
 
