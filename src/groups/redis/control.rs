@@ -176,6 +176,8 @@ impl Control {
         self.subscribed.clear();
         let groups = {
             let mut wanted = self.shared.wanted();
+            let all: Vec<String> = wanted.groups.iter().cloned().collect();
+            wanted.toggled.extend(all);
             let all: Vec<(String, u128)> = wanted
                 .members
                 .iter()
@@ -195,14 +197,22 @@ impl Control {
         let (subscribe, unsubscribe, joins, leaves, generation) = {
             let mut wanted = shared.wanted();
             let keys = &shared.keys;
-            let mut want: HashSet<String> = wanted
-                .groups
-                .iter()
-                .map(|g| keys.group_channel(g))
-                .collect();
-            want.insert(keys.broadcast_channel().to_owned());
-            let subscribe: Vec<String> = want.difference(&self.subscribed).cloned().collect();
-            let unsubscribe: Vec<String> = self.subscribed.difference(&want).cloned().collect();
+            let (mut subscribe, mut unsubscribe) = (Vec::new(), Vec::new());
+            let all = keys.broadcast_channel();
+            if !self.subscribed.contains(all) {
+                subscribe.push(all.to_owned());
+            }
+            for group in std::mem::take(&mut wanted.toggled) {
+                let channel = keys.group_channel(&group);
+                match (
+                    wanted.groups.contains(&group),
+                    self.subscribed.contains(&channel),
+                ) {
+                    (true, false) => subscribe.push(channel),
+                    (false, true) => unsubscribe.push(channel),
+                    _ => {}
+                }
+            }
             let mut joins: HashMap<String, Vec<String>> = HashMap::new();
             for (group, id) in std::mem::take(&mut wanted.joins) {
                 // A member that left again before this flush has nothing to add.
@@ -219,8 +229,8 @@ impl Control {
         };
         let result = self.apply(&subscribe, &unsubscribe, &joins, &leaves).await;
         if result.is_err() {
-            // Leaves not yet applied are kept for the next round (joins are all redone
-            // on reconnect).
+            // Leaves not yet applied are kept for the next round (joins and
+            // subscriptions are all redone on reconnect).
             let mut wanted = shared.wanted();
             for (group, entries) in leaves {
                 for e in entries {

@@ -322,6 +322,7 @@ impl GroupLayer for RedisLayer {
         let shared = &self.inner.shared;
         let mut wanted = shared.wanted();
         if wanted.groups.insert(group.to_owned()) {
+            wanted.toggled.insert(group.to_owned());
             shared.changed(wanted);
         }
     }
@@ -330,6 +331,7 @@ impl GroupLayer for RedisLayer {
         let shared = &self.inner.shared;
         let mut wanted = shared.wanted();
         if wanted.groups.remove(group) {
+            wanted.toggled.insert(group.to_owned());
             shared.changed(wanted);
         }
     }

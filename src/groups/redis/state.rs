@@ -39,6 +39,9 @@ pub(super) struct Shared {
 #[derive(Default)]
 pub(super) struct Wanted {
     pub(super) groups: HashSet<String>,
+    /// Groups subscribed to or unsubscribed from since the last flush: a flush looks
+    /// at these only, not at every group.
+    pub(super) toggled: HashSet<String>,
     /// group → local member id → display name.
     pub(super) members: HashMap<String, HashMap<u128, Option<String>>>,
     /// (group, member id) joined since the last flush.
