@@ -281,17 +281,7 @@ impl Control {
     /// The heartbeat: every local member's entry gets a new expiry. Doubles as the
     /// check that Redis still answers when there is nothing to refresh.
     async fn refresh_all(&mut self) -> Result<(), Failure> {
-        let all: Vec<(String, Vec<String>)> = {
-            let wanted = self.shared.wanted();
-            wanted
-                .members
-                .iter()
-                .map(|(g, m)| {
-                    let entries = m.iter().map(|(id, n)| entry(*id, n.as_deref())).collect();
-                    (g.clone(), entries)
-                })
-                .collect()
-        };
+        let all = self.shared.wanted().entries();
         if all.is_empty() {
             redis::cmd("PING").query_async::<()>(&mut self.conn).await?;
         }
@@ -342,19 +332,7 @@ impl Control {
         if !self.shared.is_up() {
             return;
         }
-        let leaves: Vec<(String, Vec<String>)> = {
-            let wanted = self.shared.wanted();
-            wanted
-                .members
-                .iter()
-                .map(|(g, m)| {
-                    (
-                        g.clone(),
-                        m.iter().map(|(id, n)| entry(*id, n.as_deref())).collect(),
-                    )
-                })
-                .collect()
-        };
+        let leaves = self.shared.wanted().entries();
         let limit = self.shared.config.command_timeout;
         let conn = &mut self.conn;
         let keys = &self.shared.keys;

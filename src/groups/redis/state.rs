@@ -10,6 +10,7 @@ use tokio::sync::{watch, Notify};
 
 use super::config::RedisConfig;
 use super::keys::Keys;
+use super::presence::entry;
 use crate::groups::RemoteSink;
 
 pub(super) struct Shared {
@@ -50,6 +51,22 @@ pub(super) struct Wanted {
     pub(super) leaves: HashSet<(String, String)>,
     /// Bumped by every change, so a caller can wait until its change is in Redis.
     pub(super) generation: u64,
+}
+
+impl Wanted {
+    /// Every local member's presence entry, by group.
+    pub(super) fn entries(&self) -> Vec<(String, Vec<String>)> {
+        self.members
+            .iter()
+            .map(|(group, members)| {
+                let entries = members
+                    .iter()
+                    .map(|(id, name)| entry(*id, name.as_deref()))
+                    .collect();
+                (group.clone(), entries)
+            })
+            .collect()
+    }
 }
 
 #[derive(Default)]
