@@ -34,6 +34,7 @@ pub struct App {
     middleware: Vec<Arc<dyn Middleware>>,
     has_ws_middleware: bool,
     settings: Settings,
+    state: StateMap,
 }
 
 /// Why an app could not be built: a bad route pattern, two routes for one path, or an
@@ -77,6 +78,7 @@ impl App {
             middleware: Vec::new(),
             has_ws_middleware: false,
             settings: Settings::default(),
+            state: StateMap::default(),
         }
     }
 
@@ -95,6 +97,39 @@ impl App {
             self.has_ws_middleware = true;
         }
         self.middleware.push(Arc::new(middleware));
+        self
+    }
+
+    /// Adds a value every request can read with [`Request::state`](crate::Request::state)
+    /// (and handlers with their context's `state`): a database pool, a registry, the
+    /// configuration. One value per type; adding a second of the same type replaces the
+    /// first. The value is shared, not cloned per request: wrap what must change in a
+    /// lock or an atomic.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use wsview::{App, Request};
+    ///
+    /// #[derive(Clone)]
+    /// struct Greeting(Arc<str>);
+    ///
+    /// async fn hello(req: Request) -> String {
+    ///     let greeting = req.state::<Greeting>().expect("added below");
+    ///     format!("{}, {}", greeting.0, req.query("name").unwrap_or_default())
+    /// }
+    ///
+    /// let app = App::new()
+    ///     .state(Greeting(Arc::from("hello")))
+    ///     .route("/", hello)
+    ///     .build()?;
+    /// let resp = app.handle(Request::builder().uri("/?name=ada").build()).await;
+    /// assert_eq!(resp.body().as_ref(), b"hello, ada");
+    /// # Ok(()) }
+    /// ```
+    pub fn state<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.state.insert(value);
         self
     }
 
@@ -129,7 +164,7 @@ impl App {
             router,
             middleware,
             self.settings,
-            StateMap::default(),
+            self.state,
         ))
     }
 

@@ -131,6 +131,12 @@ impl Request {
         self.p.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// The app's value of type `T`, added with [`App::state`](crate::App::state); `None`
+    /// if the app has none, or the request was not run by an app.
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.p.state.as_deref()?.get::<T>()
+    }
+
     /// Values middleware attach for views (an authenticated user, a request id).
     pub fn extensions(&self) -> &Extensions {
         &self.p.extensions
@@ -234,11 +240,6 @@ impl Request {
     /// Attaches the app's state, unless the request already has one.
     pub(crate) fn attach_state(&mut self, state: &Arc<StateMap>) {
         self.p.state.get_or_insert_with(|| state.clone());
-    }
-
-    /// The app's value of type `T` (crate-internal, for any `T`).
-    pub(crate) fn state_value<T: 'static>(&self) -> Option<&T> {
-        self.p.state.as_deref()?.get::<T>()
     }
 
     /// Copies the URI and header values into allocations of their own. hyper parses

@@ -138,7 +138,7 @@ impl ApiSocket {
 
     /// Serves one connection until the peer closes it.
     async fn serve(&self, mut req: Request) -> Response {
-        let Some(app) = req.state_value::<AppLink>().and_then(AppLink::service) else {
+        let Some(app) = req.state::<AppLink>().and_then(AppLink::service) else {
             tracing::error!("api socket: the request carries no app; refusing the upgrade");
             return Response::internal_error();
         };

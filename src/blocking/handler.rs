@@ -14,6 +14,7 @@ use crate::handler::context::HandlerContext;
 use crate::handler::driver::{drive, settle, Lifecycle, Stop};
 use crate::handler::reason::{CloseReason, HandlerError};
 use crate::handler::traits::Opened;
+use crate::id::ConnectionId;
 use crate::message::{CloseCode, Message};
 use crate::panic::panic_text;
 use crate::request::Request;
@@ -73,6 +74,7 @@ pub trait Handler: Send + 'static {
 /// A blocking handler's view of its connection: what [`HandlerContext`](crate::HandlerContext) offers, with
 /// blocking `send`, `flush` and `close`.
 pub struct Context {
+    id: ConnectionId,
     request: Request,
     namespace: String,
     protocol: Option<String>,
@@ -80,6 +82,16 @@ pub struct Context {
 }
 
 impl Context {
+    /// This connection's id (see [`ConnectionId`]).
+    pub fn id(&self) -> ConnectionId {
+        self.id
+    }
+
+    /// The app's value of type `T`, added with [`App::state`](crate::App::state).
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.request.state::<T>()
+    }
+
     /// The namespace this connection was routed to.
     pub fn namespace(&self) -> &str {
         &self.namespace
@@ -152,6 +164,7 @@ impl Context {
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("blocking::Context")
+            .field("id", &self.id)
             .field("namespace", &self.namespace)
             .field("path", &self.request.path())
             .field("remote_addr", &self.request.remote_addr())
@@ -226,6 +239,7 @@ pub(crate) async fn run_blocking<H: Handler>(handler: H, ctx: HandlerContext, wo
     let (ws, request, namespace) = ctx.into_parts();
     let (bridge, ops) = Bridge::new();
     let context = Context {
+        id: ws.id(),
         request,
         namespace: namespace.clone(),
         protocol: ws.protocol().map(str::to_owned),

@@ -2,6 +2,7 @@
 
 use crate::blocking::bridge::{Bridge, Op};
 use crate::error::Error;
+use crate::id::ConnectionId;
 use crate::message::{CloseCause, CloseCode, Message};
 use crate::websocket::sender::WebSocketSender;
 
@@ -32,12 +33,22 @@ use crate::websocket::sender::WebSocketSender;
 /// ```
 pub struct WebSocket {
     bridge: Bridge,
+    id: ConnectionId,
     protocol: Option<String>,
 }
 
 impl WebSocket {
-    pub(crate) fn new(bridge: Bridge, protocol: Option<String>) -> Self {
-        WebSocket { bridge, protocol }
+    pub(crate) fn new(bridge: Bridge, id: ConnectionId, protocol: Option<String>) -> Self {
+        WebSocket {
+            bridge,
+            id,
+            protocol,
+        }
+    }
+
+    /// This connection's id (see [`ConnectionId`]).
+    pub fn id(&self) -> ConnectionId {
+        self.id
     }
 
     /// Sends the 101 and waits until the connection is a WebSocket; every other
@@ -127,6 +138,7 @@ impl Iterator for WebSocket {
 impl std::fmt::Debug for WebSocket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("blocking::WebSocket")
+            .field("id", &self.id)
             .field("protocol", &self.protocol)
             .finish_non_exhaustive()
     }

@@ -33,10 +33,10 @@ where
                     .with_header("retry-after", "1");
             };
             let (bridge, mut ops) = Bridge::new();
-            let protocol = ws.protocol().map(str::to_owned);
+            let (id, protocol) = (ws.id(), ws.protocol().map(str::to_owned));
             let job = tokio::task::spawn_blocking(move || {
                 let _permit = permit;
-                let mut ws = WebSocket::new(bridge, protocol);
+                let mut ws = WebSocket::new(bridge, id, protocol);
                 view(req, &mut ws).into_response()
             });
             match serve_until(&mut ws, &mut ops, job).await {

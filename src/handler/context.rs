@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use http::HeaderMap;
 
 use crate::error::Error;
+use crate::id::ConnectionId;
 use crate::message::{CloseCode, Message};
 use crate::request::Request;
 use crate::websocket::sender::WebSocketSender;
@@ -83,6 +84,16 @@ impl HandlerContext {
     /// The parts, for a driver that hands the request to another context.
     pub(crate) fn into_parts(self) -> (WebSocket, Request, String) {
         (self.ws, self.request, self.namespace)
+    }
+
+    /// This connection's id (see [`ConnectionId`]).
+    pub fn id(&self) -> ConnectionId {
+        self.ws.id()
+    }
+
+    /// The app's value of type `T`, added with [`App::state`](crate::App::state).
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.request.state::<T>()
     }
 
     /// The namespace this connection was routed to (`"default"` for `/socket` and

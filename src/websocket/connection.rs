@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -13,6 +14,7 @@ use http_body_util::Full;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::Error;
+use crate::id::ConnectionId;
 use crate::message::{CloseCause, CloseCode, Message};
 use crate::response::Response;
 use crate::settings::Settings;
@@ -32,7 +34,54 @@ pub(crate) enum Outgoing {
 
 /// State shared by the view's `WebSocket`, the connection task and the server.
 pub(crate) struct Shared {
+    id: ConnectionId,
     inner: Mutex<Inner>,
+    /// The `on_end` callbacks, under their own lock: they run after `inner`'s is
+    /// released.
+    hooks: Mutex<Hooks>,
+}
+
+/// A callback run once when the connection ends.
+pub(crate) type EndHook = Box<dyn FnOnce(ConnectionId) + Send>;
+
+enum Hooks {
+    Waiting(Vec<EndHook>),
+    Ran,
+}
+
+/// The lock on a connection's state. Dropping it releases the lock, then runs the
+/// `on_end` callbacks if the connection ended while it was held.
+pub(crate) struct Locked<'a> {
+    shared: &'a Shared,
+    inner: Option<MutexGuard<'a, Inner>>,
+}
+
+impl Deref for Locked<'_> {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        // Some until drop.
+        self.inner.as_deref().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Inner {
+        self.inner.as_deref_mut().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        let ended = self
+            .inner
+            .as_mut()
+            .is_some_and(|inner| std::mem::take(&mut inner.end_due));
+        self.inner = None; // unlock first
+        if ended {
+            self.shared.run_end_hooks();
+        }
+    }
 }
 
 enum Phase {
@@ -49,23 +98,136 @@ enum Phase {
     Ended,
 }
 
+/// Where the closing handshake stands: the one place that says whether messages still
+/// arrive, whether this side may still send, and whether a close is owed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Closing {
+    /// Neither side has closed: frames flow both ways.
+    Open,
+    /// This side queued its close frame; the peer's reply is still to be read.
+    Sent,
+    /// The peer's close frame arrived first; the engine has queued the reply. Nothing
+    /// more is read or may be sent.
+    Received,
+    /// Both close frames are exchanged.
+    Done,
+    /// The peer broke the protocol; nothing more is read. This side closes with `code`
+    /// once the view has taken the messages that arrived before the error, so replies
+    /// keep their order (unless it had already sent its close: `sent`).
+    Failing {
+        code: CloseCode,
+        detail: String,
+        sent: bool,
+    },
+    /// Reading is over without the peer's close frame: the connection dropped, an error
+    /// close went out, or the connection was ended (`sent`: this side queued a close).
+    Stopped { sent: bool },
+}
+
+impl Closing {
+    /// No more messages will arrive.
+    fn read_done(&self) -> bool {
+        !matches!(self, Closing::Open | Closing::Sent)
+    }
+
+    /// This side has queued its close frame.
+    fn sent(&self) -> bool {
+        match self {
+            Closing::Sent | Closing::Done => true,
+            Closing::Failing { sent, .. } | Closing::Stopped { sent } => *sent,
+            Closing::Open | Closing::Received => false,
+        }
+    }
+
+    /// The peer's close frame arrived.
+    fn received(&self) -> bool {
+        matches!(self, Closing::Received | Closing::Done)
+    }
+
+    /// Sending is over: this side closed, or the peer did.
+    fn send_done(&self) -> bool {
+        self.sent() || self.received()
+    }
+
+    /// A peer error whose close is still owed.
+    fn pending_error(&self) -> Option<(CloseCode, &str)> {
+        match self {
+            Closing::Failing { code, detail, .. } => Some((*code, detail)),
+            _ => None,
+        }
+    }
+
+    /// This side queued its close frame.
+    fn on_close_sent(&mut self) {
+        *self = match std::mem::replace(self, Closing::Open) {
+            Closing::Open | Closing::Sent => Closing::Sent,
+            Closing::Received | Closing::Done => Closing::Done,
+            Closing::Failing { code, detail, .. } => Closing::Failing {
+                code,
+                detail,
+                sent: true,
+            },
+            Closing::Stopped { .. } => Closing::Stopped { sent: true },
+        };
+    }
+
+    /// The peer's close frame arrived.
+    fn on_close_received(&mut self) {
+        *self = if self.sent() {
+            Closing::Done
+        } else {
+            Closing::Received
+        };
+    }
+
+    /// The peer broke the protocol.
+    fn on_peer_error(&mut self, code: CloseCode, detail: String) {
+        let sent = self.sent();
+        *self = Closing::Failing { code, detail, sent };
+    }
+
+    /// Reading ended without a close frame; a pending error close stays owed.
+    fn on_read_stopped(&mut self) {
+        if matches!(self, Closing::Open | Closing::Sent) {
+            *self = Closing::Stopped { sent: self.sent() };
+        }
+    }
+
+    /// The engine is gone: nothing more is read, and no error close is owed.
+    fn on_end(&mut self) {
+        if !self.received() {
+            *self = Closing::Stopped { sent: self.sent() };
+        }
+    }
+
+    /// Takes the pending error close, if one is owed: `(code, detail, already sent)`.
+    fn take_error(&mut self) -> Option<(CloseCode, String, bool)> {
+        if !matches!(self, Closing::Failing { .. }) {
+            return None;
+        }
+        match std::mem::replace(self, Closing::Open) {
+            Closing::Failing { code, detail, sent } => {
+                *self = Closing::Stopped { sent };
+                Some((code, detail, sent))
+            }
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+}
+
 pub(crate) struct Inner {
     phase: Phase,
     /// Received messages the view has not taken yet.
     inbound: Inbound,
-    /// No more messages will arrive.
-    read_done: bool,
+    /// Where the closing handshake stands.
+    closing: Closing,
     /// The engine's last read found no complete frame: read again only once the socket
     /// is readable. Besides a wasted call, a read costs tungstenite a zero-fill of its
     /// buffer, which an idle connection then keeps resident.
     read_blocked: bool,
-    /// The peer's close frame arrived (the engine answers it).
-    peer_closed: bool,
-    /// This side queued a close frame.
-    close_queued: bool,
-    /// The peer broke the protocol: close with this once the view has taken the
-    /// messages that arrived before the error, so replies keep their order.
-    pending_error: Option<(CloseCode, String)>,
     /// The view left the queue full for `close_timeout`: the connection was closed with
     /// 1008 and data still arriving is dropped, so the peer's close is read.
     stalled: bool,
@@ -87,6 +249,12 @@ pub(crate) struct Inner {
     writer_waker: Option<Waker>,
     outgoing: Option<(mpsc::Sender<Outgoing>, mpsc::Receiver<Outgoing>)>,
     shutdown: bool,
+    /// A sender's `close_now` before the connection was open: applied once it is.
+    close_now: Option<(CloseCode, String)>,
+    /// The connection ended and its `on_end` callbacks are still to run.
+    end_due: bool,
+    /// The connection has ended (`end_due` was set once).
+    ended: bool,
     sender_capacity: usize,
 }
 
@@ -145,14 +313,13 @@ impl Shared {
         settings: &Settings,
     ) -> Arc<Self> {
         Arc::new(Shared {
+            id: ConnectionId::next(),
+            hooks: Mutex::new(Hooks::Waiting(Vec::new())),
             inner: Mutex::new(Inner {
                 phase: Phase::Pending { reply, on_upgrade },
                 inbound: Inbound::new(settings.max_queued_messages, settings.max_queued_bytes),
-                read_done: false,
+                closing: Closing::Open,
                 read_blocked: false,
-                peer_closed: false,
-                close_queued: false,
-                pending_error: None,
                 stalled: false,
                 cause: None,
                 upgrade_error: None,
@@ -164,14 +331,58 @@ impl Shared {
                 writer_waker: None,
                 outgoing: None,
                 shutdown: false,
+                close_now: None,
+                end_due: false,
+                ended: false,
                 sender_capacity: settings.sender_capacity.max(1),
             }),
         })
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+    pub(crate) fn lock(&self) -> Locked<'_> {
         // A panic while locked leaves no half-updated invariant worth refusing service for.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        Locked {
+            shared: self,
+            inner: Some(inner),
+        }
+    }
+
+    pub(crate) fn id(&self) -> ConnectionId {
+        self.id
+    }
+
+    fn hooks(&self) -> MutexGuard<'_, Hooks> {
+        self.hooks.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `hook` once the connection has ended, or now if it has.
+    pub(crate) fn on_end(&self, hook: EndHook) {
+        let mut hooks = self.hooks();
+        match &mut *hooks {
+            Hooks::Waiting(waiting) => waiting.push(hook),
+            Hooks::Ran => {
+                drop(hooks);
+                hook(self.id);
+            }
+        }
+    }
+
+    fn run_end_hooks(&self) {
+        let due = match std::mem::replace(&mut *self.hooks(), Hooks::Ran) {
+            Hooks::Waiting(due) => due,
+            Hooks::Ran => Vec::new(),
+        };
+        for hook in due {
+            // One callback's panic must not keep the others from running.
+            let run = std::panic::AssertUnwindSafe(|| hook(self.id));
+            if let Err(panic) = std::panic::catch_unwind(run) {
+                tracing::error!(
+                    panic = %crate::panic::panic_text(&panic),
+                    "a websocket on_end callback panicked"
+                );
+            }
+        }
     }
 }
 
@@ -216,7 +427,7 @@ impl Inner {
             return Poll::Ready(Some(msg));
         }
         self.start_accept();
-        if self.read_done || matches!(self.phase, Phase::Ended) {
+        if self.closing.read_done() || matches!(self.phase, Phase::Ended) {
             return Poll::Ready(None);
         }
         self.register(cx);
@@ -237,7 +448,7 @@ impl Inner {
         let was_full = self.inbound.is_full();
         let msg = self.inbound.pop_front()?;
         if (was_full && !self.inbound.is_full())
-            || (self.inbound.is_empty() && self.pending_error.is_some())
+            || (self.inbound.is_empty() && self.closing.pending_error().is_some())
         {
             self.poke(); // room again, or the error close is due now
         }
@@ -258,7 +469,7 @@ impl Inner {
         msg: &mut Option<Message>,
     ) -> Poll<Result<(), Error>> {
         self.start_accept();
-        if self.close_queued || self.peer_closed {
+        if self.closing.send_done() {
             return Poll::Ready(Err(self.closed_error()));
         }
         match &mut self.phase {
@@ -314,15 +525,15 @@ impl Inner {
 
     /// The view's `close`, once accepted.
     pub(crate) fn close(&mut self, code: CloseCode, reason: &str) {
-        if !self.peer_closed {
+        if !self.closing.received() {
             self.queue_close(code, truncate_reason(reason));
             self.poke();
         }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.close_queued
-            || self.read_done
+        self.closing.sent()
+            || self.closing.read_done()
             || (matches!(self.phase, Phase::Ended) && self.cause.is_some())
     }
 
@@ -331,11 +542,11 @@ impl Inner {
         // after the view has taken the messages before it; `wait` already returns
         // `None` by then, so report the error it is closing with.
         self.cause.clone().or_else(|| {
-            self.pending_error
-                .as_ref()
+            self.closing
+                .pending_error()
                 .map(|(code, detail)| CloseCause::Error {
-                    code: *code,
-                    detail: detail.clone(),
+                    code,
+                    detail: detail.to_owned(),
                 })
         })
     }
@@ -347,7 +558,7 @@ impl Inner {
             Some((tx, _)) => tx.clone(),
             None => {
                 let (tx, mut rx) = mpsc::channel(capacity);
-                if matches!(self.phase, Phase::Ended) || self.close_queued || self.peer_closed {
+                if matches!(self.phase, Phase::Ended) || self.closing.send_done() {
                     rx.close();
                 }
                 self.outgoing = Some((tx.clone(), rx));
@@ -355,6 +566,32 @@ impl Inner {
                 tx
             }
         }
+    }
+
+    /// A sender's `close_now`: close with `code` at the task's next round, discarding
+    /// what other tasks still have queued. False if this side already closed or the
+    /// connection is over.
+    pub(crate) fn close_now(&mut self, code: CloseCode, reason: &str) -> bool {
+        if self.ended || self.closing.send_done() || self.close_now.is_some() {
+            return false;
+        }
+        self.close_senders();
+        if let Some((_, rx)) = &mut self.outgoing {
+            while rx.try_recv().is_ok() {} // discarded, as documented
+        }
+        let reason = truncate_reason(reason);
+        if matches!(self.phase, Phase::Open(_)) {
+            self.queue_close(code, reason);
+        } else {
+            self.close_now = Some((code, reason.to_owned()));
+        }
+        self.poke();
+        true
+    }
+
+    /// Whether the connection has ended (its `on_end` callbacks run or are running).
+    pub(crate) fn has_ended(&self) -> bool {
+        self.ended
     }
 
     /// Whether `cx` belongs to the connection task, which needs no waker registered: it
@@ -429,9 +666,9 @@ impl Inner {
             self.inbound.clear(); // nobody will read them; keep reading to the close
         }
         if self.inbound.is_empty() {
-            if let Some((code, detail)) = self.pending_error.take() {
+            if let Some((code, detail, sent)) = self.closing.take_error() {
                 // A close this side already queued (the view's) is the one sent.
-                if !self.close_queued {
+                if !sent {
                     self.cause = Some(CloseCause::Error { code, detail });
                     self.queue_close(code, "");
                 }
@@ -440,7 +677,7 @@ impl Inner {
         let drained = self.drain_outgoing(cx, view_done);
         if let Some(code) = final_code {
             // What other tasks queued before the view returned goes out first.
-            if drained && !self.peer_closed && !self.read_done {
+            if drained && !self.closing.read_done() {
                 self.queue_close(code, "");
             }
         }
@@ -463,7 +700,7 @@ impl Inner {
     }
 
     pub(crate) fn close_queued(&self) -> bool {
-        self.close_queued
+        self.closing.sent()
     }
 
     pub(crate) fn is_ended(&self) -> bool {
@@ -493,8 +730,11 @@ impl Inner {
     /// every waiting `wait`, `send` or `flush` is woken to see it.
     pub(crate) fn end(&mut self) {
         self.phase = Phase::Ended;
-        self.read_done = true;
-        self.pending_error = None;
+        self.closing.on_end();
+        if !self.ended {
+            self.ended = true;
+            self.end_due = true;
+        }
         self.close_senders();
         self.after_read();
         self.after_write();
@@ -542,7 +782,7 @@ impl Inner {
 
     /// No more data can come: the connection dropped (the cause, unless one is known).
     fn lose(&mut self) {
-        self.read_done = true;
+        self.closing.on_read_stopped();
         self.cause.get_or_insert(CloseCause::ConnectionLost);
     }
 
@@ -553,16 +793,17 @@ impl Inner {
         }
     }
 
-    /// Queues a close frame on the engine, once. Callers check `read_done` where a
-    /// peer's close makes ours pointless; after a peer error ours must still go out.
+    /// Queues a close frame on the engine, once. Callers check whether reading is done
+    /// where a peer's close makes ours pointless; after a peer error ours must still go
+    /// out.
     fn queue_close(&mut self, code: CloseCode, reason: &str) {
-        if self.close_queued {
+        if self.closing.sent() {
             return;
         }
         let Phase::Open(wire) = &mut self.phase else {
             return;
         };
-        self.close_queued = true;
+        self.closing.on_close_sent();
         self.cause.get_or_insert(CloseCause::Server { code });
         // A write error surfaces at the next flush, where the task handles it.
         let _ = wire.start_close(code, reason);
@@ -611,12 +852,17 @@ impl Inner {
                 },
             }
         }
-        if self.shutdown && !self.read_done && self.pending_error.is_none() {
+        if let (Some((code, reason)), Phase::Open(_)) = (&self.close_now, &self.phase) {
+            let (code, reason) = (*code, reason.clone());
+            self.close_now = None;
+            self.queue_close(code, &reason);
+        }
+        if self.shutdown && !self.closing.read_done() {
             self.queue_close(CloseCode::Away, "server shutting down");
         }
         let mut received = false;
         let mut full = false;
-        while !self.read_done {
+        while !self.closing.read_done() {
             if self.inbound.is_full() && !self.stalled {
                 full = true;
                 break;
@@ -639,9 +885,9 @@ impl Inner {
                     }
                     Incoming::Close(frame) => {
                         // The engine has queued the reply; it leaves at the next flush.
-                        self.read_done = true;
-                        self.peer_closed = true;
-                        if !self.close_queued {
+                        let ours_first = self.closing.sent();
+                        self.closing.on_close_received();
+                        if !ours_first {
                             self.cause = Some(match frame {
                                 Some((code, reason)) => CloseCause::Peer {
                                     code: Some(code),
@@ -656,14 +902,11 @@ impl Inner {
                     }
                     Incoming::Control => {}
                 },
-                Poll::Ready(Some(Err(e))) => {
-                    self.read_done = true;
-                    self.on_read_error(e);
-                }
+                Poll::Ready(Some(Err(e))) => self.on_read_error(e),
                 Poll::Ready(None) => self.lose(),
             }
         }
-        if received || self.read_done {
+        if received || self.closing.read_done() {
             self.after_read();
         }
         full
@@ -675,9 +918,10 @@ impl Inner {
         match e {
             ReadError::Peer { code, detail } => {
                 tracing::debug!(%detail, "closing websocket on a peer error");
-                self.pending_error = Some((code, detail));
+                self.closing.on_peer_error(code, detail);
             }
             ReadError::Lost => {
+                self.closing.on_read_stopped();
                 self.cause.get_or_insert(CloseCause::ConnectionLost);
             }
         }
@@ -693,12 +937,12 @@ impl Inner {
         let Some((_, rx)) = &mut self.outgoing else {
             return true;
         };
-        if finishing || self.close_queued || self.peer_closed {
+        if finishing || self.closing.send_done() {
             rx.close();
         }
         let mut failed = false;
         let mut drained = false;
-        while !(self.close_queued || self.peer_closed) {
+        while !self.closing.send_done() {
             match wire.poll_ready(cx) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(_)) => {
@@ -715,7 +959,7 @@ impl Inner {
                     }
                 }
                 Poll::Ready(Some(Outgoing::Close(code, reason))) => {
-                    self.close_queued = true;
+                    self.closing.on_close_sent();
                     self.cause.get_or_insert(CloseCause::Server { code });
                     if wire.start_close(code, &reason).is_err() {
                         failed = true;
@@ -735,7 +979,7 @@ impl Inner {
         if failed {
             self.lose();
         }
-        drained || self.close_queued || self.peer_closed || failed
+        drained || self.closing.send_done() || failed
     }
 
     /// Writes everything out. Ends the engine once reading is over and the last bytes
@@ -759,7 +1003,7 @@ impl Inner {
         if flushed {
             self.after_write();
         }
-        if self.read_done && flushed && self.pending_error.is_none() {
+        if self.closing.read_done() && flushed && self.closing.pending_error().is_none() {
             // Dropping the engine closes the TCP connection: the server closes first
             // (RFC 6455 §7.1.1).
             self.end();

@@ -1,11 +1,14 @@
 //! The handle other tasks send to a connection with.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::error::Error;
+use crate::id::ConnectionId;
 use crate::message::{CloseCode, Message};
-use crate::websocket::connection::{sendable, truncate_reason, Outgoing};
+use crate::websocket::connection::{sendable, truncate_reason, Outgoing, Shared};
 
 /// A cloneable handle that sends to one connection from any task.
 ///
@@ -35,9 +38,19 @@ use crate::websocket::connection::{sendable, truncate_reason, Outgoing};
 /// }
 /// # let _ = require_websocket(ticker);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct WebSocketSender {
     tx: mpsc::Sender<Outgoing>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for WebSocketSender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocketSender")
+            .field("id", &self.shared.id())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
 }
 
 /// What [`WebSocketSender::try_send`] could not do.
@@ -61,8 +74,13 @@ impl std::fmt::Display for TrySendError {
 impl std::error::Error for TrySendError {}
 
 impl WebSocketSender {
-    pub(crate) fn new(tx: mpsc::Sender<Outgoing>) -> Self {
-        WebSocketSender { tx }
+    pub(crate) fn new(tx: mpsc::Sender<Outgoing>, shared: Arc<Shared>) -> Self {
+        WebSocketSender { tx, shared }
+    }
+
+    /// The connection this handle sends to.
+    pub fn id(&self) -> ConnectionId {
+        self.shared.id()
     }
 
     /// Queues a message for the connection, waiting while the queue is full. Fails with
@@ -99,9 +117,60 @@ impl WebSocketSender {
             .map_err(|_| Error::Closed(None))
     }
 
-    /// Whether the connection is gone (sends will fail).
+    /// Whether sends through this handle fail from now on: the connection is closing
+    /// (this side closed it, or its view finished) or gone.
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
+    }
+
+    /// Closes the connection with `code` and `reason` as soon as its task runs, without
+    /// waiting, even when the send queue is full: messages still queued through senders
+    /// are discarded (what the view already sent still goes first). For dropping a slow
+    /// or misbehaving client from fan-out code that must not wait.
+    ///
+    /// Returns false, doing nothing, if this side has already closed the connection (or
+    /// asked to), the peer has closed it, or it has ended; also for a code that may not
+    /// be sent (see [`WebSocket::close`](crate::WebSocket::close)). On a connection not
+    /// yet accepted the close goes out as soon as it is.
+    ///
+    /// ```no_run
+    /// # fn demo(sender: wsview::WebSocketSender) {
+    /// use wsview::{CloseCode, TrySendError};
+    /// if let Err(TrySendError::Full(_)) = sender.try_send("tick") {
+    ///     sender.close_now(CloseCode::Policy, "too slow");
+    /// }
+    /// # }
+    /// ```
+    pub fn close_now(&self, code: impl Into<CloseCode>, reason: &str) -> bool {
+        let Ok(code) = sendable(code.into()) else {
+            tracing::warn!("close_now: refusing a close code that may not be sent");
+            return false;
+        };
+        self.shared.lock().close_now(code, reason)
+    }
+
+    /// Runs `f` exactly once when the connection ends, whatever ends it: the peer's
+    /// close, a dropped network, the view returning or panicking, server shutdown, or an
+    /// upgrade that never completed. "Ends" is when the socket is released, which may be
+    /// before the view returns. If the connection has already ended, `f` runs at once,
+    /// in the caller. It never runs while a lock of the connection is held, so it may
+    /// use the connection's handles (their sends fail by then).
+    ///
+    /// ```no_run
+    /// # fn demo(sender: wsview::WebSocketSender, members: std::sync::Arc<std::sync::Mutex<Vec<wsview::ConnectionId>>>) {
+    /// members.lock().unwrap().push(sender.id());
+    /// let members = members.clone();
+    /// sender.on_end(move |id| members.lock().unwrap().retain(|m| *m != id));
+    /// # }
+    /// ```
+    pub fn on_end(&self, f: impl FnOnce(ConnectionId) + Send + 'static) {
+        self.shared.on_end(Box::new(f));
+    }
+
+    /// Whether the connection has ended (the socket is released; `on_end` callbacks
+    /// have run or are running).
+    pub fn has_ended(&self) -> bool {
+        self.shared.lock().has_ended()
     }
 
     /// Whether both handles send to the same connection.

@@ -18,6 +18,7 @@ use futures_core::Stream;
 use http_body_util::Full;
 
 use crate::error::Error;
+use crate::id::ConnectionId;
 use crate::message::{CloseCause, CloseCode, Message};
 use crate::websocket::connection::{sendable, Shared};
 use crate::websocket::sender::WebSocketSender;
@@ -93,6 +94,12 @@ impl WebSocket {
             self.shared.lock().set_accept_protocol(p);
         }
         self.protocol = protocol;
+    }
+
+    /// This connection's id, unique across processes in practice (see
+    /// [`ConnectionId`]).
+    pub fn id(&self) -> ConnectionId {
+        self.shared.id()
     }
 
     /// The subprotocol agreed with the client: the first one it offered that the view
@@ -202,13 +209,15 @@ impl WebSocket {
     /// not accept the connection: messages sent before the view accepts wait for it,
     /// and are dropped if the view refuses the upgrade instead.
     pub fn sender(&self) -> WebSocketSender {
-        WebSocketSender::new(self.shared.lock().sender())
+        let tx = self.shared.lock().sender();
+        WebSocketSender::new(tx, self.shared.clone())
     }
 }
 
 impl std::fmt::Debug for WebSocket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebSocket")
+            .field("id", &self.id())
             .field("protocol", &self.protocol)
             .field("closed", &self.is_closed())
             .finish()
