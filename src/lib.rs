@@ -123,3 +123,7 @@ struct GuideDoc;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/migration-django-websocket.md")]
 struct MigrationDoc;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/groups.md")]
+struct GroupsDoc;

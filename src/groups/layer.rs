@@ -8,7 +8,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::standin::{ConnectionId, NodeId};
+use crate::id::{ConnectionId, NodeId};
 use crate::message::Message;
 use crate::view::BoxFuture;
 

@@ -7,6 +7,7 @@
 //!   (one channel of `String`, a forwarding task per subscriber).
 //! - `wsview-registry`: wsview with the hand-written registry a user writes today: a
 //!   map of `WebSocketSender`s behind a mutex, `try_send` to each.
+//! - `wsview-groups`: wsview's `groups::Groups` (`add`, `send`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -90,6 +91,7 @@ mod with_wsview {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::{LazyLock, Mutex};
 
+    use wsview::groups::Groups;
     use wsview::{require_websocket, App, Request, Response, WebSocketSender};
 
     /// What a user writes today: senders in a map, their own ids.
@@ -142,6 +144,47 @@ mod with_wsview {
         Response::empty()
     }
 
+    async fn groups_sub(mut req: Request) -> Response {
+        let Some(groups) = req.state::<Groups>().cloned() else {
+            return Response::internal_error();
+        };
+        let Some(ws) = req.websocket() else {
+            return Response::empty();
+        };
+        if ws.accept().await.is_err() {
+            return Response::empty();
+        }
+        groups.add("bench", &ws.sender());
+        if ws.send("ready").await.is_ok() {
+            while ws.wait().await.is_some() {}
+        }
+        Response::empty()
+    }
+
+    async fn groups_pub(mut req: Request) -> Response {
+        let Some(groups) = req.state::<Groups>().cloned() else {
+            return Response::internal_error();
+        };
+        let Some(ws) = req.websocket() else {
+            return Response::empty();
+        };
+        while let Some(msg) = ws.wait().await {
+            groups.send("bench", msg);
+        }
+        Response::empty()
+    }
+
+    pub async fn wsview_groups(addr: SocketAddr) -> std::io::Result<()> {
+        let server = App::new()
+            .state(Groups::new())
+            .route("/sub", require_websocket(groups_sub))
+            .route("/pub", require_websocket(groups_pub))
+            .bind(addr)
+            .await?;
+        println!("listening on {}", server.local_addr());
+        server.run().await
+    }
+
     pub async fn wsview_registry(addr: SocketAddr) -> std::io::Result<()> {
         let server = App::new()
             .route("/sub", require_websocket(sub))
@@ -151,6 +194,11 @@ mod with_wsview {
         println!("listening on {}", server.local_addr());
         server.run().await
     }
+}
+
+#[cfg(not(feature = "wsview-fanout"))]
+pub async fn wsview_groups(_addr: SocketAddr) -> io::Result<()> {
+    wsview_registry(_addr).await
 }
 
 #[cfg(not(feature = "wsview-fanout"))]

@@ -26,6 +26,7 @@ pub const KINDS: &[&str] = &[
     "wsview-mw",
     "axum-broadcast",
     "wsview-registry",
+    "wsview-groups",
 ];
 
 /// Entry point of `wsbench serve KIND ADDR`.
@@ -42,6 +43,7 @@ pub fn serve(kind: &str, addr: SocketAddr) -> io::Result<()> {
                 "wsview-mw" => wsview_mw_server(addr).await,
                 "axum-broadcast" => crate::fanout_servers::axum_broadcast(addr).await,
                 "wsview-registry" => crate::fanout_servers::wsview_registry(addr).await,
+                "wsview-groups" => crate::fanout_servers::wsview_groups(addr).await,
                 other => Err(io::Error::other(format!(
                     "unknown server kind {other:?}; known: {}",
                     KINDS.join(", ")
