@@ -453,3 +453,278 @@ async fn a_killed_process_leaves_presence_within_the_ttl() {
     assert!(gone > TTL / 4, "gone after {gone:?}: expiry, not a cleanup");
     println!("killed process left presence {gone:?} after SIGKILL (ttl {TTL:?})");
 }
+
+// ---- Three wsview servers, each with its own registry and Redis connection ----------
+
+mod servers {
+    use std::collections::HashMap;
+    use std::time::{Duration, Instant};
+
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as WsMessage;
+    use wsview::groups::redis::RedisLayer;
+    use wsview::groups::{Groups, Remote};
+    use wsview::{require_websocket, App, Request, Response, Settings};
+
+    use super::redis_server::RedisServer;
+    use super::support::{self, next_data, send_text, within, Client, TestServer};
+
+    /// A member of `/room/{room}?name=N`: says `in ID` once it is in the room, then
+    /// `all X` sends X to the room, `except X` to the room but itself, `bcast X` to
+    /// every connection.
+    async fn member(mut req: Request) -> Response {
+        let Some(groups) = req.state::<Groups>().cloned() else {
+            return Response::internal_error();
+        };
+        let room = req.param("room").unwrap_or_default().to_owned();
+        let name = req.query("name");
+        let Some(ws) = req.websocket() else {
+            return Response::bad_request("websocket only");
+        };
+        if ws.accept().await.is_err() {
+            return Response::empty();
+        }
+        let me = ws.id();
+        match &name {
+            Some(name) => groups.add_named(&room, &ws.sender(), name),
+            None => groups.add(&room, &ws.sender()),
+        };
+        if ws.send(format!("in {}", me.to_u128())).await.is_err() {
+            return Response::empty();
+        }
+        while let Some(msg) = ws.wait().await {
+            let text = msg.as_text().unwrap_or_default();
+            if let Some(x) = text.strip_prefix("all ") {
+                groups.send(&room, x);
+            } else if let Some(x) = text.strip_prefix("except ") {
+                groups.send_except(&room, me, x);
+            } else if let Some(x) = text.strip_prefix("bcast ") {
+                groups.broadcast(x);
+            }
+        }
+        Response::empty()
+    }
+
+    pub struct Node {
+        pub layer: RedisLayer,
+        pub groups: Groups,
+        pub server: TestServer,
+    }
+
+    pub async fn node(redis: &RedisServer, prefix: &str) -> Node {
+        let layer = RedisLayer::new(super::config(redis, prefix)).expect("config");
+        let groups = Groups::builder().layer(layer.clone()).build();
+        within(layer.connected()).await;
+        // Room for a whole test burst in each member's send queue: these tests are
+        // about what crosses processes, not the slow-member policy.
+        let mut settings = Settings::default();
+        settings.sender_capacity = 1024;
+        let app = App::new()
+            .settings(settings)
+            .state(groups.clone())
+            .route("/room/{room}", require_websocket(member));
+        let server = support::start(app).await;
+        Node {
+            layer,
+            groups,
+            server,
+        }
+    }
+
+    /// Joins `room` on `node`; returns the client once the server says it is in.
+    pub async fn join(node: &Node, room: &str, name: &str) -> Client {
+        let mut c = node
+            .server
+            .connect(&format!("/room/{room}?name={name}"))
+            .await;
+        let hello = next_data(&mut c).await.expect("in");
+        assert!(hello.to_text().unwrap().starts_with("in "), "{hello:?}");
+        c
+    }
+
+    /// Every node's subscriptions and presence are in Redis.
+    pub async fn synced(nodes: &[&Node]) {
+        for n in nodes {
+            within(n.layer.synced()).await;
+        }
+    }
+
+    pub async fn text(c: &mut Client) -> String {
+        match next_data(c).await {
+            Some(WsMessage::Text(t)) => t.to_string(),
+            other => panic!("expected a text message, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn every_member_on_every_server_gets_every_message_once_in_order_per_sender() {
+        let redis = RedisServer::start();
+        let nodes = [
+            node(&redis, "s1").await,
+            node(&redis, "s1").await,
+            node(&redis, "s1").await,
+        ];
+        // Two members per server; each reads in its own task while the senders send.
+        const PER_SENDER: usize = 200;
+        let mut sinks = Vec::new();
+        let mut readers = Vec::new();
+        for (i, n) in nodes.iter().enumerate() {
+            for j in 0..2 {
+                let (sink, mut stream) = join(n, "room", &format!("m{i}{j}")).await.split();
+                sinks.push(sink);
+                readers.push(tokio::spawn(async move {
+                    let mut got = Vec::new();
+                    while got.len() < 3 * PER_SENDER + 1 {
+                        match within(stream.next()).await {
+                            Some(Ok(WsMessage::Text(t))) => got.push(t.to_string()),
+                            Some(Ok(_)) => {}
+                            other => panic!("member {i}{j}: stream ended: {other:?}"),
+                        }
+                    }
+                    got
+                }));
+            }
+        }
+        synced(&[&nodes[0], &nodes[1], &nodes[2]]).await;
+        // One sender per server (members 0, 2, 4), interleaved, then a marker.
+        for i in 0..PER_SENDER {
+            for s in [0, 2, 4] {
+                within(sinks[s].send(WsMessage::text(format!("all {s}:{i}"))))
+                    .await
+                    .unwrap();
+            }
+        }
+        within(sinks[1].send(WsMessage::text("all end")))
+            .await
+            .unwrap();
+        for (k, reader) in readers.into_iter().enumerate() {
+            let got = within(reader).await.expect("reader");
+            let mut next: HashMap<usize, usize> = HashMap::new();
+            // The marker is the last send of server 0, not of the others: it may come
+            // before their last messages, but exactly once.
+            assert_eq!(got.iter().filter(|t| *t == "end").count(), 1);
+            for t in got.iter().filter(|t| *t != "end") {
+                let (s, i) = t.split_once(':').expect("s:i");
+                let (s, i): (usize, usize) = (s.parse().unwrap(), i.parse().unwrap());
+                let want = next.entry(s).or_default();
+                assert_eq!(
+                    i, *want,
+                    "member {k}: sender {s} out of order, lost or repeated"
+                );
+                *want += 1;
+            }
+            assert_eq!(next.values().copied().collect::<Vec<_>>(), [PER_SENDER; 3]);
+        }
+        // One PUBLISH per send, whatever the number of members; the marker came from
+        // server 0. Nobody dropped anything.
+        for (i, n) in nodes.iter().enumerate() {
+            let s = n.layer.stats();
+            let marker = u64::from(i == 0);
+            assert_eq!(s.published, PER_SENDER as u64 + marker, "server {i}");
+            assert_eq!(s.received, 2 * PER_SENDER as u64 + 1 - marker, "server {i}");
+            assert_eq!(n.groups.snapshot().total.dropped, 0, "server {i}");
+        }
+    }
+
+    #[tokio::test]
+    async fn send_except_and_broadcast_across_servers() {
+        let redis = RedisServer::start();
+        let (a, b) = (node(&redis, "s2").await, node(&redis, "s2").await);
+        let mut a0 = join(&a, "room", "a0").await;
+        let mut a1 = join(&a, "room", "a1").await;
+        let mut b0 = join(&b, "room", "b0").await;
+        let mut b_other = join(&b, "other", "b9").await;
+        synced(&[&a, &b]).await;
+
+        send_text(&mut b0, "except not for b0").await;
+        assert_eq!(text(&mut a0).await, "not for b0");
+        assert_eq!(text(&mut a1).await, "not for b0");
+        send_text(&mut a0, "except not for a0").await;
+        assert_eq!(text(&mut a1).await, "not for a0");
+        assert_eq!(text(&mut b0).await, "not for a0");
+        // Each excluded member's next message is the marker: it never got its own.
+        send_text(&mut a1, "bcast marker").await;
+        for c in [&mut a0, &mut a1, &mut b0, &mut b_other] {
+            assert_eq!(text(c).await, "marker");
+        }
+    }
+
+    #[tokio::test]
+    async fn presence_counts_and_names_members_of_every_server() {
+        let redis = RedisServer::start();
+        let nodes = [
+            node(&redis, "s3").await,
+            node(&redis, "s3").await,
+            node(&redis, "s3").await,
+        ];
+        let _ada = join(&nodes[0], "room", "ada").await;
+        let bob = join(&nodes[1], "room", "bob").await;
+        let _cy = join(&nodes[2], "room", "cy").await;
+        let _elsewhere = join(&nodes[2], "other", "dan").await;
+        for n in &nodes {
+            let p = within(n.groups.presence("room")).await.expect("presence");
+            assert_eq!(p.count, 3);
+            let mut names: Vec<String> = p
+                .members
+                .expect("listed")
+                .into_iter()
+                .filter_map(|(_, name)| name)
+                .collect();
+            names.sort();
+            assert_eq!(names, ["ada", "bob", "cy"]);
+        }
+        // bob leaves: gone from presence on every server once its server noticed.
+        drop(bob);
+        let deadline = Instant::now() + support::LIMIT;
+        while nodes[1].groups.members("room") != 0 {
+            assert!(Instant::now() < deadline, "server never saw bob leave");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        for n in &nodes {
+            let p = within(n.groups.presence("room")).await.expect("presence");
+            assert_eq!(p.count, 2, "{p:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn redis_outage_local_delivery_goes_on_and_remote_resumes_after() {
+        let mut redis = RedisServer::start();
+        let (a, b) = (node(&redis, "s4").await, node(&redis, "s4").await);
+        let mut a0 = join(&a, "room", "a0").await;
+        let mut a1 = join(&a, "room", "a1").await;
+        let mut b0 = join(&b, "room", "b0").await;
+        synced(&[&a, &b]).await;
+
+        redis.stop();
+        within(a.layer.disconnected()).await;
+        within(b.layer.disconnected()).await;
+        send_text(&mut a0, "all during").await;
+        assert_eq!(
+            text(&mut a0).await,
+            "during",
+            "local delivery during the outage"
+        );
+        assert_eq!(text(&mut a1).await, "during");
+        let failed = a.groups.snapshot().total.remote_failed;
+        assert!(failed >= 1, "the remote copy is counted as failed");
+        assert_eq!(a.groups.send("room", "direct").remote, Remote::Failed);
+        assert_eq!(text(&mut a0).await, "direct");
+        assert_eq!(text(&mut a1).await, "direct");
+
+        let restarted = Instant::now();
+        redis.restart();
+        within(a.layer.connected()).await;
+        within(b.layer.connected()).await;
+        let took = restarted.elapsed();
+        assert!(took < Duration::from_secs(3), "reconnect took {took:?}");
+        synced(&[&a, &b]).await;
+        send_text(&mut a0, "all after").await;
+        // b0 never got the outage's messages: "after" is the next thing it sees.
+        assert_eq!(text(&mut b0).await, "after");
+        assert_eq!(text(&mut a1).await, "after");
+        send_text(&mut b0, "all back").await;
+        assert_eq!(text(&mut a0).await, "after");
+        assert_eq!(text(&mut a0).await, "back");
+        println!("reconnected {took:?} after redis-server was restarted");
+    }
+}

@@ -606,11 +606,28 @@ impl Registry {
                 Ok(()) => Remote::Published,
                 Err(e) => {
                     tracing::debug!(error = %e, "group layer refused a send");
+                    self.count_remote_failed(&envelope.target);
                     Remote::Failed
                 }
             };
         }
         report
+    }
+
+    /// The local part was recorded before the layer was asked: count its refusal now,
+    /// in the totals and the group's counts.
+    fn count_remote_failed(&self, target: &Target) {
+        let failed = SendReport {
+            remote: Remote::Failed,
+            ..SendReport::default()
+        };
+        if let Target::Group(name) = target {
+            let group = lock(&self.state).groups.get(name.as_str()).cloned();
+            if let Some(group) = group {
+                group.counters.record(&failed, 0);
+            }
+        }
+        self.totals.record(&failed, 0);
     }
 
     fn deliver_remote(self: &Arc<Self>, envelope: Envelope) {
