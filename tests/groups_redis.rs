@@ -2,9 +2,13 @@
 //! start Debian's redis-server on a free port with no persistence, never a mock.
 //!
 //! The layer tests drive `RedisLayer`s directly (each with its own connection, as
-//! separate processes would have); the SIGKILL test runs this test binary again as a
-//! child process.
+//! separate processes would have); the server tests run three wsview servers, each
+//! with its own registry and Redis connection; the chat tests run the chat example's
+//! app twice; the SIGKILL test runs this test binary again as a child process.
 
+#[path = "../examples/chat.rs"]
+#[allow(dead_code)]
+mod chat;
 #[path = "support/redis_server.rs"]
 mod redis_server;
 mod support;
@@ -726,5 +730,93 @@ mod servers {
         assert_eq!(text(&mut a0).await, "after");
         assert_eq!(text(&mut a0).await, "back");
         println!("reconnected {took:?} after redis-server was restarted");
+    }
+}
+
+// ---- The chat example on two servers sharing rooms through Redis ---------------------
+
+mod chat_example {
+    use serde_json::{json, Value};
+    use wsview::groups::redis::RedisLayer;
+    use wsview::groups::Groups;
+    use wsview::Settings;
+
+    use super::redis_server::RedisServer;
+    use super::support::{self, close_code, next_data, send_text, within, Client, TestServer};
+
+    async fn chat_server(redis: &RedisServer) -> (RedisLayer, TestServer) {
+        let layer = RedisLayer::new(super::config(redis, "chat")).expect("config");
+        let groups = Groups::builder().layer(layer.clone()).build();
+        within(layer.connected()).await;
+        let server = support::start(super::chat::app(Settings::default(), groups)).await;
+        (layer, server)
+    }
+
+    async fn event(c: &mut Client) -> Value {
+        let m = next_data(c).await.expect("a message");
+        serde_json::from_str(m.to_text().expect("text")).expect("json")
+    }
+
+    async fn room_members(server: &TestServer, room: &str) -> Value {
+        let (status, body) = server.get(&format!("/rooms/{room}")).await;
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).expect("json")
+    }
+
+    #[tokio::test]
+    async fn two_chat_processes_share_rooms_lines_and_member_counts() {
+        let redis = RedisServer::start();
+        let (layer1, one) = chat_server(&redis).await;
+        let (layer2, two) = chat_server(&redis).await;
+
+        let mut ada = one.connect("/chat/lobby?name=ada").await;
+        assert_eq!(
+            event(&mut ada).await,
+            json!({"type": "join", "room": "lobby", "name": "ada", "members": 1})
+        );
+        within(layer1.synced()).await;
+        let mut bob = two.connect("/chat/lobby?name=bob").await;
+        let bob_joined = json!({"type": "join", "room": "lobby", "name": "bob", "members": 2});
+        assert_eq!(event(&mut bob).await, bob_joined);
+        assert_eq!(
+            event(&mut ada).await,
+            bob_joined,
+            "a join on the other process"
+        );
+        within(layer2.synced()).await;
+
+        send_text(&mut bob, "hello from two").await;
+        let line =
+            json!({"type": "message", "room": "lobby", "from": "bob", "text": "hello from two"});
+        assert_eq!(event(&mut ada).await, line);
+        assert_eq!(event(&mut bob).await, line);
+        send_text(&mut ada, "hi from one").await;
+        let line =
+            json!({"type": "message", "room": "lobby", "from": "ada", "text": "hi from one"});
+        assert_eq!(event(&mut bob).await, line);
+        assert_eq!(event(&mut ada).await, line);
+
+        for server in [&one, &two] {
+            assert_eq!(
+                room_members(server, "lobby").await,
+                json!({"room": "lobby", "members": 2})
+            );
+        }
+        assert_eq!(
+            room_members(&one, "empty").await,
+            json!({"room": "empty", "members": 0})
+        );
+
+        // bob leaves: ada, on the other process, sees it with the new count.
+        futures_util::SinkExt::close(&mut bob).await.expect("close");
+        let _ = close_code(&mut bob).await;
+        assert_eq!(
+            event(&mut ada).await,
+            json!({"type": "leave", "room": "lobby", "name": "bob", "members": 1})
+        );
+        assert_eq!(
+            room_members(&one, "lobby").await,
+            json!({"room": "lobby", "members": 1})
+        );
     }
 }

@@ -73,6 +73,11 @@ impl RedisConfig {
         &self.url
     }
 
+    /// The key prefix.
+    pub fn key_prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// Prefix of every channel and key the layer uses, so several apps (or several
     /// deployments) can share one Redis: `PREFIX:g:GROUP`, `PREFIX:all`, `PREFIX:p:GROUP`.
     /// Processes share groups only when their prefixes are equal.
