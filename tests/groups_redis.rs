@@ -21,8 +21,8 @@ use redis_server::RedisServer;
 use support::within;
 use tokio::sync::mpsc;
 use wsview::groups::redis::{RedisConfig, RedisLayer};
-use wsview::groups::{ConnectionId, Envelope, GroupLayer, NodeId, RemoteSink, Target};
-use wsview::Message;
+use wsview::groups::{ConnectionId, Envelope, GroupLayer, Groups, NodeId, RemoteSink, Target};
+use wsview::{Message, Settings};
 
 /// A short heartbeat and TTL so expiry is observable in a test.
 const HEARTBEAT: Duration = Duration::from_millis(200);
@@ -382,10 +382,10 @@ impl tracing::Subscriber for LogLines {
 }
 
 /// The child half of `a_killed_process_leaves_presence_within_the_ttl`: a process
-/// with a layer and members, killed with SIGKILL by the parent.
+/// serving the chat example with the Redis layer, killed with SIGKILL by the parent.
 #[tokio::test]
 #[ignore = "run as a child process by a_killed_process_leaves_presence_within_the_ttl"]
-async fn child_process_with_members() {
+async fn child_process_serving_chat() {
     let Ok(url) = std::env::var("WSVIEW_TEST_CHILD_REDIS") else {
         return;
     };
@@ -396,12 +396,10 @@ async fn child_process_with_members() {
             .presence_ttl(TTL),
     )
     .expect("config");
-    layer.start(RemoteSink::from_fn(|_| {}));
-    for n in 0..5 {
-        layer.presence_join("room", id(100 + n), Some("child"));
-    }
-    within(layer.synced()).await;
-    println!("READY");
+    let groups = Groups::builder().layer(layer.clone()).build();
+    within(layer.connected()).await;
+    let server = support::start(chat::app(Settings::default(), groups)).await;
+    println!("ADDR {}", server.addr);
     // Lives until killed; exits on its own after a while so it can never linger.
     tokio::time::sleep(Duration::from_secs(60)).await;
 }
@@ -409,13 +407,16 @@ async fn child_process_with_members() {
 #[tokio::test]
 async fn a_killed_process_leaves_presence_within_the_ttl() {
     let redis = RedisServer::start();
-    let (a, _rx) = layer(config(&redis, "kill")).await;
-    a.presence_join("room", id(1), Some("parent"));
+    let layer = RedisLayer::new(config(&redis, "kill")).expect("config");
+    let groups = Groups::builder().layer(layer.clone()).build();
+    within(layer.connected()).await;
+    let here = support::start(chat::app(Settings::default(), groups)).await;
+    let _local = here.connect("/chat/lobby?name=parent").await;
 
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
         .args([
             "--exact",
-            "child_process_with_members",
+            "child_process_serving_chat",
             "--ignored",
             "--nocapture",
         ])
@@ -425,35 +426,50 @@ async fn a_killed_process_leaves_presence_within_the_ttl() {
         .spawn()
         .expect("run the test binary as a child");
     let stdout = child.stdout.take().expect("piped");
-    let ready = tokio::task::spawn_blocking(move || {
+    let addr = tokio::task::spawn_blocking(move || {
         BufReader::new(stdout)
             .lines()
             .map_while(Result::ok)
-            .any(|l| l == "READY")
+            .find_map(|l| l.strip_prefix("ADDR ").map(str::to_owned))
     });
-    assert!(within(ready).await.unwrap(), "child never became ready");
-    assert_eq!(within(a.presence("room")).await.unwrap().count, 6);
+    let addr = within(addr).await.unwrap().expect("the child's address");
+    // Three members on the child process.
+    let mut theirs = Vec::new();
+    for n in 0..3 {
+        let url = format!("ws://{addr}/chat/lobby?name=child{n}");
+        let (mut ws, _) = within(tokio_tungstenite::connect_async(url))
+            .await
+            .expect("join");
+        support::next_data(&mut ws).await.expect("its join");
+        theirs.push(ws);
+    }
+    let members = |body: String| -> u64 {
+        let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+        v["members"].as_u64().expect("a count")
+    };
+    assert_eq!(members(here.get("/rooms/lobby").await.1), 4);
 
     child.kill().expect("SIGKILL");
     let killed = Instant::now();
     let _ = child.wait();
-    // The bound: an entry lives TTL after its last refresh, and the child refreshed at
-    // most a heartbeat before it died.
+    // The bound is the TTL: an entry expires TTL after its last refresh, which came
+    // before the kill. One heartbeat more for the polling and a busy machine.
     let deadline = killed + TTL + HEARTBEAT;
     loop {
-        let p = within(a.presence("room")).await.unwrap();
-        if p.count == 1 {
-            assert_eq!(p.members, Some(vec![(id(1), Some("parent".to_owned()))]));
+        let count = members(here.get("/rooms/lobby").await.1);
+        if count == 1 {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "killed process still present {:?} after the kill: {p:?}",
+            "killed process still present {:?} after the kill: {count} members",
             killed.elapsed()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let gone = killed.elapsed();
+    let p = within(layer.presence("lobby")).await.unwrap();
+    assert_eq!(p.members.map(|m| m.len()), Some(1));
     assert!(gone > TTL / 4, "gone after {gone:?}: expiry, not a cleanup");
     println!("killed process left presence {gone:?} after SIGKILL (ttl {TTL:?})");
 }
