@@ -13,7 +13,8 @@ use super::policy::SlowPolicy;
 use super::report::{Counters, Remote, SendReport, Snapshot, Stats};
 use crate::id::{ConnectionId, NodeId};
 use crate::message::{CloseCode, Message};
-use crate::websocket::sender::{TrySendError, WebSocketSender};
+use crate::websocket::connection::Pushed;
+use crate::websocket::sender::WebSocketSender;
 
 /// A cloneable handle to a registry of named groups of connections: add a connection
 /// to a group, send to every member, broadcast to every connection. Django Channels'
@@ -714,10 +715,10 @@ impl Registry {
                 return;
             }
         }
-        match member.sender.try_send(message.clone()) {
-            Ok(()) => report.reached += 1,
-            Err(TrySendError::Closed(_)) => report.dropped += 1,
-            Err(TrySendError::Full(message)) => match policy {
+        match member.sender.push(message) {
+            Pushed::Queued => report.reached += 1,
+            Pushed::Closed => report.dropped += 1,
+            Pushed::Full => match policy {
                 SlowPolicy::Drop => report.dropped += 1,
                 SlowPolicy::Close => {
                     if member.sender.close_now(CloseCode::Policy, "too slow") {
@@ -727,7 +728,9 @@ impl Registry {
                     }
                 }
                 SlowPolicy::Wait { timeout, backlog } => {
-                    if backlog == 0 || !self.start_backlog(member, message, timeout, counters) {
+                    if backlog == 0
+                        || !self.start_backlog(member, message.clone(), timeout, counters)
+                    {
                         report.dropped += 1;
                     } else {
                         report.waiting += 1;
@@ -789,10 +792,10 @@ async fn drain_backlog(member: Arc<Member>, registry: Weak<Registry>) {
                 r.totals.late(reached);
             }
         };
-        match tokio::time::timeout_at(next.deadline, member.sender.send(next.message.clone())).await
-        {
-            Ok(Ok(())) => late(&next, true),
-            Ok(Err(_)) => {
+        let pushed = tokio::time::timeout_at(next.deadline, member.sender.push_wait(&next.message));
+        match pushed.await {
+            Ok(Pushed::Queued) => late(&next, true),
+            Ok(Pushed::Full | Pushed::Closed) => {
                 // Gone: everything still waiting is lost.
                 late(&next, false);
                 let rest: Vec<Waiting> = {

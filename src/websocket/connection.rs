@@ -32,6 +32,16 @@ pub(crate) enum Outgoing {
     Close(CloseCode, String),
 }
 
+/// What a fan-out push did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    Queued,
+    /// The push queue is full: the peer is not keeping up.
+    Full,
+    /// Senders fail: the connection is closing or gone.
+    Closed,
+}
+
 /// State shared by the view's `WebSocket`, the connection task and the server.
 pub(crate) struct Shared {
     id: ConnectionId,
@@ -248,6 +258,14 @@ pub(crate) struct Inner {
     /// the engine keeps one write waker, which the connection task's own flush takes.
     writer_waker: Option<Waker>,
     outgoing: Option<(mpsc::Sender<Outgoing>, mpsc::Receiver<Outgoing>)>,
+    /// Fan-out pushes ([`WebSocketSender::push`](crate::websocket::sender::WebSocketSender)):
+    /// a queue under this lock, drained in the same round without a channel, bounded by
+    /// `sender_capacity` like the channel.
+    pushed: VecDeque<Message>,
+    /// Senders fail from now on (pushes too).
+    senders_closed: bool,
+    /// A push waiting for room in `pushed`.
+    push_waker: Option<Waker>,
     shutdown: bool,
     /// A sender's `close_now` before the connection was open: applied once it is.
     close_now: Option<(CloseCode, String)>,
@@ -330,6 +348,9 @@ impl Shared {
                 reader_waker: None,
                 writer_waker: None,
                 outgoing: None,
+                pushed: VecDeque::new(),
+                senders_closed: false,
+                push_waker: None,
                 shutdown: false,
                 close_now: None,
                 end_due: false,
@@ -579,6 +600,7 @@ impl Inner {
         if let Some((_, rx)) = &mut self.outgoing {
             while rx.try_recv().is_ok() {} // discarded, as documented
         }
+        self.pushed.clear();
         let reason = truncate_reason(reason);
         if matches!(self.phase, Phase::Open(_)) {
             self.queue_close(code, reason);
@@ -587,6 +609,35 @@ impl Inner {
         }
         self.poke();
         true
+    }
+
+    /// A sender's fan-out `push`: queues a clone of `msg` (a reference-count bump) for
+    /// the task's next round, waking the task only if nothing else has since its last
+    /// round. Never waits.
+    pub(crate) fn push(&mut self, msg: &Message) -> Pushed {
+        if self.senders_closed || self.ended {
+            return Pushed::Closed;
+        }
+        if self.pushed.len() >= self.sender_capacity {
+            return Pushed::Full;
+        }
+        self.pushed.push_back(msg.clone());
+        if !self.poked {
+            self.poke();
+        }
+        Pushed::Queued
+    }
+
+    /// [`push`](Self::push), waiting for room: woken when the task has moved pushes to
+    /// the engine, or when senders fail.
+    pub(crate) fn poll_push(&mut self, cx: &mut Context<'_>, msg: &Message) -> Poll<Pushed> {
+        match self.push(msg) {
+            Pushed::Full => {
+                self.push_waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+            done => Poll::Ready(done),
+        }
     }
 
     /// Whether the connection has ended (its `on_end` callbacks run or are running).
@@ -730,6 +781,7 @@ impl Inner {
     /// every waiting `wait`, `send` or `flush` is woken to see it.
     pub(crate) fn end(&mut self) {
         self.phase = Phase::Ended;
+        self.pushed = VecDeque::new(); // never to be written: free them now
         self.closing.on_end();
         if !self.ended {
             self.ended = true;
@@ -811,6 +863,10 @@ impl Inner {
 
     /// No more outgoing data can be written: senders fail from now on.
     fn close_senders(&mut self) {
+        self.senders_closed = true;
+        if let Some(w) = self.push_waker.take() {
+            w.wake();
+        }
         if let Some((_, rx)) = &mut self.outgoing {
             rx.close();
         }
@@ -931,48 +987,77 @@ impl Inner {
     /// has finished (`finishing`), no new message is accepted and what was queued is
     /// drained. Returns true when nothing is left queued.
     fn drain_outgoing(&mut self, cx: &mut Context<'_>, finishing: bool) -> bool {
+        let open = matches!(self.phase, Phase::Open(_));
+        if open && (finishing || self.closing.send_done()) {
+            self.close_senders();
+        }
         let Phase::Open(wire) = &mut self.phase else {
             return true;
         };
-        let Some((_, rx)) = &mut self.outgoing else {
-            return true;
-        };
-        if finishing || self.closing.send_done() {
-            rx.close();
-        }
         let mut failed = false;
-        let mut drained = false;
-        while !self.closing.send_done() {
-            match wire.poll_ready(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(_)) => {
-                    failed = true;
-                    break;
-                }
-                Poll::Pending => break,
-            }
-            match rx.poll_recv(cx) {
-                Poll::Ready(Some(Outgoing::Message(m))) => {
-                    if wire.start_send(m).is_err() {
+        // The channel first, then the pushes: a slow member's backlog goes through the
+        // channel and must stay ahead of what is pushed after it.
+        let mut drained = true;
+        if let Some((_, rx)) = &mut self.outgoing {
+            drained = false;
+            while !self.closing.send_done() {
+                match wire.poll_ready(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(_)) => {
                         failed = true;
                         break;
                     }
+                    Poll::Pending => break,
                 }
-                Poll::Ready(Some(Outgoing::Close(code, reason))) => {
-                    self.closing.on_close_sent();
-                    self.cause.get_or_insert(CloseCause::Server { code });
-                    if wire.start_close(code, &reason).is_err() {
-                        failed = true;
+                match rx.poll_recv(cx) {
+                    Poll::Ready(Some(Outgoing::Message(m))) => {
+                        if wire.start_send(m).is_err() {
+                            failed = true;
+                            break;
+                        }
                     }
+                    Poll::Ready(Some(Outgoing::Close(code, reason))) => {
+                        self.closing.on_close_sent();
+                        self.cause.get_or_insert(CloseCause::Server { code });
+                        if wire.start_close(code, &reason).is_err() {
+                            failed = true;
+                        }
+                        break;
+                    }
+                    Poll::Ready(None) => {
+                        drained = true;
+                        break;
+                    }
+                    Poll::Pending => {
+                        drained = !finishing;
+                        break;
+                    }
+                }
+            }
+        }
+        // Pushed messages need no channel: move as many as the engine takes.
+        if drained && !failed {
+            while !self.closing.send_done() && !self.pushed.is_empty() {
+                match wire.poll_ready(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(_)) => {
+                        failed = true;
+                        break;
+                    }
+                    Poll::Pending => break,
+                }
+                let Some(m) = self.pushed.pop_front() else {
+                    break;
+                };
+                if wire.start_send(m).is_err() {
+                    failed = true;
                     break;
                 }
-                Poll::Ready(None) => {
-                    drained = true;
-                    break;
-                }
-                Poll::Pending => {
-                    drained = !finishing;
-                    break;
+            }
+            drained = self.pushed.is_empty();
+            if self.pushed.len() < self.sender_capacity {
+                if let Some(w) = self.push_waker.take() {
+                    w.wake();
                 }
             }
         }

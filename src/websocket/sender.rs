@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use crate::error::Error;
 use crate::id::ConnectionId;
 use crate::message::{CloseCode, Message};
-use crate::websocket::connection::{sendable, truncate_reason, Outgoing, Shared};
+use crate::websocket::connection::{sendable, truncate_reason, Outgoing, Pushed, Shared};
 
 /// A cloneable handle that sends to one connection from any task.
 ///
@@ -171,6 +171,22 @@ impl WebSocketSender {
     /// have run or are running).
     pub fn has_ended(&self) -> bool {
         self.shared.lock().has_ended()
+    }
+
+    /// Fan-out's queue push: queues `msg` (a clone, so a reference-count bump) without
+    /// waiting and without a channel, waking the connection task only if nothing else
+    /// has since its last round. Bounded by
+    /// [`Settings::sender_capacity`](crate::Settings::sender_capacity) on its own; the
+    /// connection task writes these after what was sent through the channel.
+    pub(crate) fn push(&self, msg: &Message) -> Pushed {
+        self.shared.lock().push(msg)
+    }
+
+    /// [`push`](Self::push), waiting while the push queue is full (the message waits in
+    /// the future, not in the queue). Cancel safe: dropped before `Queued`, nothing was
+    /// queued.
+    pub(crate) async fn push_wait(&self, msg: &Message) -> Pushed {
+        std::future::poll_fn(|cx| self.shared.lock().poll_push(cx, msg)).await
     }
 
     /// Whether both handles send to the same connection.
