@@ -159,7 +159,7 @@ fn groups_from_env() -> std::io::Result<(Groups, Option<RedisLayer>)> {
         Ok(Some(layer)) => {
             println!(
                 "rooms shared through Redis at {} (prefix {:?})",
-                layer.config().url(),
+                layer.config().url_for_logs(),
                 layer.config().key_prefix()
             );
             Ok((Groups::builder().layer(layer.clone()).build(), Some(layer)))

@@ -73,6 +73,11 @@ impl RedisConfig {
         &self.url
     }
 
+    /// The URL without its password (`redis://user:***@host:port/db`), for logs.
+    pub fn url_for_logs(&self) -> String {
+        redact(&self.url)
+    }
+
     /// The key prefix.
     pub fn key_prefix(&self) -> &str {
         &self.prefix
@@ -157,6 +162,21 @@ impl RedisConfig {
     }
 }
 
+/// `scheme://user:password@rest` → `scheme://user:***@rest`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***{}", &rest[at..])
+        }
+        None => url.to_owned(),
+    }
+}
+
 /// A [`RedisConfig`] the layer cannot use: a malformed URL, or settings that contradict
 /// each other.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,3 +189,30 @@ impl fmt::Display for RedisConfigError {
 }
 
 impl std::error::Error for RedisConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_stay_out_of_logs() {
+        let url = |u: &str| RedisConfig::new(u).url_for_logs();
+        assert_eq!(url("redis://127.0.0.1:6379/2"), "redis://127.0.0.1:6379/2");
+        assert_eq!(url("redis://:s3cret@h:1/0"), "redis://:***@h:1/0");
+        assert_eq!(url("redis://app:s3:cr@t@h:1"), "redis://app:***@h:1");
+        assert_eq!(url("redis://h:1/x@y"), "redis://h:1/x@y");
+    }
+
+    #[test]
+    fn contradictory_settings_are_refused() {
+        let c = || RedisConfig::new("redis://h");
+        assert!(c().check().is_ok());
+        let heartbeat = Duration::from_secs(5);
+        assert!(c().presence_ttl(heartbeat * 2).check().is_err());
+        assert!(c().heartbeat(Duration::ZERO).check().is_err());
+        assert!(c().queue_capacity(0).check().is_err());
+        let ms = Duration::from_millis;
+        assert!(c().reconnect_backoff(ms(10), ms(5)).check().is_err());
+        assert!(c().command_timeout(Duration::ZERO).check().is_err());
+    }
+}

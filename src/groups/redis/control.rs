@@ -87,7 +87,7 @@ pub(super) async fn run(
                     match ctl.shared.mark_up() {
                         None => tracing::info!(
                             "redis group layer: connected to {} (prefix {:?})",
-                            config.url,
+                            config.url_for_logs(),
                             config.prefix
                         ),
                         Some(outage) => tracing::info!(
@@ -100,11 +100,14 @@ pub(super) async fn run(
                 }
                 Err(e) => {
                     attempts += 1;
-                    if attempts == 1 {
+                    // An outage was logged when it began; the first connection's failure
+                    // is logged here, once.
+                    let outages = ctl.shared.counters.outages.load(Ordering::Relaxed);
+                    if attempts == 1 && outages == 0 {
                         tracing::warn!(
                             "redis group layer: cannot reach {} ({e}); retrying with backoff \
-                             up to {:?}",
-                            config.url,
+                             up to {:?}, groups stay local meanwhile",
+                            config.url_for_logs(),
                             config.reconnect_max
                         );
                     } else {
@@ -234,7 +237,7 @@ impl Control {
             let mut wanted = shared.wanted();
             for (group, entries) in leaves {
                 for e in entries {
-                    wanted.leaves.insert((group.clone(), e));
+                    wanted.leave(&group, e);
                 }
             }
             return result;

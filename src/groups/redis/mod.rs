@@ -125,11 +125,10 @@ impl RedisLayer {
     /// retried with backoff, and local delivery works meanwhile.
     pub fn new(config: RedisConfig) -> Result<RedisLayer, RedisConfigError> {
         config.check()?;
-        let info = config
-            .url
-            .as_str()
-            .into_connection_info()
-            .map_err(|e| RedisConfigError(format!("bad url {:?}: {e}", config.url)))?;
+        let info =
+            config.url.as_str().into_connection_info().map_err(|e| {
+                RedisConfigError(format!("bad url {:?}: {e}", config.url_for_logs()))
+            })?;
         // RESP3: pub/sub messages arrive as pushes on the same multiplexed connection
         // that carries PUBLISH and the presence commands.
         let settings = info
@@ -137,7 +136,7 @@ impl RedisLayer {
             .clone()
             .set_protocol(ProtocolVersion::RESP3);
         let client = redis::Client::open(info.set_redis_settings(settings))
-            .map_err(|e| RedisConfigError(format!("bad url {:?}: {e}", config.url)))?;
+            .map_err(|e| RedisConfigError(format!("bad url {:?}: {e}", config.url_for_logs())))?;
         Ok(RedisLayer {
             inner: Arc::new(Inner {
                 shared: Arc::new(Shared::new(config)),
@@ -261,7 +260,7 @@ impl RedisLayer {
 impl std::fmt::Debug for RedisLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisLayer")
-            .field("url", &self.inner.shared.config.url)
+            .field("url", &self.inner.shared.config.url_for_logs())
             .field("prefix", &self.inner.shared.config.prefix)
             .field("connected", &self.is_connected())
             .finish()
@@ -378,9 +377,7 @@ impl GroupLayer for RedisLayer {
                 return;
             }
             // Renamed: the old entry goes.
-            wanted
-                .leaves
-                .insert((group.to_owned(), presence::entry(id, old.as_deref())));
+            wanted.leave(group, presence::entry(id, old.as_deref()));
         }
         wanted.joins.insert((group.to_owned(), id));
         shared.changed(wanted);
@@ -400,9 +397,7 @@ impl GroupLayer for RedisLayer {
             wanted.members.remove(group);
         }
         wanted.joins.remove(&(group.to_owned(), id));
-        wanted
-            .leaves
-            .insert((group.to_owned(), presence::entry(id, name.as_deref())));
+        wanted.leave(group, presence::entry(id, name.as_deref()));
         shared.changed(wanted);
     }
 

@@ -53,7 +53,19 @@ pub(super) struct Wanted {
     pub(super) generation: u64,
 }
 
+/// Most pending removals kept while Redis cannot take them (an outage with churn). A
+/// removal not kept costs nothing but time: the entry is no longer refreshed, so it
+/// expires within the presence TTL anyway.
+const MAX_LEAVES: usize = 65_536;
+
 impl Wanted {
+    /// Queues the removal of a presence entry (see [`MAX_LEAVES`]).
+    pub(super) fn leave(&mut self, group: &str, entry: String) {
+        if self.leaves.len() < MAX_LEAVES {
+            self.leaves.insert((group.to_owned(), entry));
+        }
+    }
+
     /// Every local member's presence entry, by group.
     pub(super) fn entries(&self) -> Vec<(String, Vec<String>)> {
         self.members
