@@ -131,7 +131,7 @@ async fn main() -> std::io::Result<()> {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8000".to_owned());
     let (groups, layer) = groups_from_env()?;
-    let server = app(Settings::from_env(), groups)
+    let server = app(Settings::from_env()?, groups)
         .bind(addr.as_str())
         .await?;
     let at = server.local_addr();

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Fails if files of src/ import each other in a cycle, or if the core imports a feature.
+"""Fails if files of src/ import each other in a cycle, if the core imports a feature, or
+if a feature adds inherent methods to a type it does not define.
 
 Edges are the `crate::`, `super::` and `self::` paths each file names in code (comments
 and doc comments are skipped), resolved to the file that defines the module named. A
@@ -188,6 +189,26 @@ def main():
         for t in sorted(targets):
             if feature(t):
                 problems.append(f"core file {f} imports feature file {t}")
+
+    # A feature adds no inherent methods to another folder's types (no `impl Request { .. }`
+    # in api_socket/): a type's methods are found in its own files.
+    defined = {}
+    texts = {}
+    for f in files:
+        with open(f, encoding="utf-8") as fh:
+            texts[f] = strip_comments(fh.read())
+        for name in re.findall(r"\b(?:struct|enum|union|trait|type)\s+([A-Z][A-Za-z0-9_]*)", texts[f]):
+            defined.setdefault(name, set()).add(f)
+    for f in sorted(files):
+        if not feature(f):
+            continue
+        for name in re.findall(r"^impl(?:\s*<[^>{]*>)?\s+([A-Z][A-Za-z0-9_]*)\b[^{;]*?\{", texts[f], re.M):
+            header = re.search(r"^impl(?:\s*<[^>{]*>)?\s+" + name + r"\b([^{;]*?)\{", texts[f], re.M)
+            if header and " for " in header.group(0):
+                continue
+            homes = defined.get(name, set())
+            if homes and not any(feature(h) == feature(f) for h in homes):
+                problems.append(f"{f} adds inherent methods to {name}, defined in {sorted(homes)[0]}")
 
     for p in problems:
         print(p, file=sys.stderr)

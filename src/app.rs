@@ -29,6 +29,7 @@ use crate::view::{IntoView, View};
 ///         .await
 /// }
 /// ```
+#[must_use = "an app does nothing until it is built, bound or served"]
 pub struct App {
     routes: Vec<(String, View)>,
     middleware: Vec<Arc<dyn Middleware>>,
@@ -37,16 +38,66 @@ pub struct App {
     state: StateMap,
 }
 
-/// Why an app could not be built: a bad route pattern, two routes for one path, or an
-/// invalid view.
+/// Why an app could not be built: every problem found, each a [`BuildProblem`] (a bad
+/// route pattern, two routes for one path, an invalid view).
 #[derive(Debug, Clone)]
 pub struct BuildError {
-    problems: Vec<String>,
+    problems: Vec<BuildProblem>,
+}
+
+impl BuildError {
+    /// The problems, in the order of the routes.
+    pub fn problems(&self) -> &[BuildProblem] {
+        &self.problems
+    }
+}
+
+/// One thing wrong with an app's configuration.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum BuildProblem {
+    /// A route could not be added.
+    Route(RouteError),
+    /// A view refused its own configuration (see [`View::invalid`]).
+    InvalidView {
+        /// The route's pattern.
+        pattern: String,
+        /// What the view said is wrong.
+        reason: String,
+    },
+}
+
+impl BuildProblem {
+    /// The route error, for a [`BuildProblem::Route`].
+    pub fn route_error(&self) -> Option<&RouteError> {
+        match self {
+            BuildProblem::Route(e) => Some(e),
+            BuildProblem::InvalidView { .. } => None,
+        }
+    }
+}
+
+impl std::fmt::Display for BuildProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BuildProblem::Route(e) => e.fmt(f),
+            BuildProblem::InvalidView { pattern, reason } => {
+                write!(f, "route {pattern:?}: {reason}")
+            }
+        }
+    }
 }
 
 impl std::fmt::Display for BuildError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the app is misconfigured: {}", self.problems.join("; "))
+        f.write_str("the app is misconfigured: ")?;
+        for (i, problem) in self.problems.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            problem.fmt(f)?;
+        }
+        Ok(())
     }
 }
 
@@ -58,9 +109,21 @@ impl From<BuildError> for std::io::Error {
     }
 }
 
-impl From<RouteError> for String {
-    fn from(e: RouteError) -> Self {
-        format!("route {:?}: {}", e.pattern, e.reason)
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field(
+                "routes",
+                &self
+                    .routes
+                    .iter()
+                    .map(|(p, _)| p.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("middleware", &self.middleware.len())
+            .field("settings", &self.settings)
+            .field("state", &self.state)
+            .finish()
     }
 }
 
@@ -146,11 +209,14 @@ impl App {
         let mut problems = Vec::new();
         let mut router = Router::default();
         for (pattern, view) in self.routes {
-            if let Some(e) = view.error() {
-                problems.push(format!("route {pattern:?}: {e}"));
+            if let Some(reason) = view.error() {
+                problems.push(BuildProblem::InvalidView {
+                    pattern: pattern.clone(),
+                    reason: reason.to_owned(),
+                });
             }
             if let Err(e) = router.insert(&pattern, view) {
-                problems.push(e.into());
+                problems.push(BuildProblem::Route(e));
             }
         }
         if !problems.is_empty() {

@@ -59,7 +59,12 @@
 //!
 //! See the guide in `docs/` for settings, limits and the cancel-safety of each method.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(
+    missing_docs,
+    unreachable_pub,
+    missing_debug_implementations,
+    rust_2018_idioms
+)]
 
 // The layers, top to bottom: the app builder and the server, the service (chain,
 // router, views), requests and responses, the WebSocket layer. Then the features, which
@@ -77,12 +82,14 @@ mod response;
 mod websocket;
 
 mod app_state;
+mod body;
 mod error;
-pub mod handshake;
+mod handshake;
 mod id;
 mod message;
 mod panic;
 mod settings;
+mod utf8;
 
 pub mod api_socket;
 pub mod blocking;
@@ -92,22 +99,25 @@ mod handler;
 pub use api_socket::{
     api_socket, ApiContext, ApiMessage, ApiSocket, MessageError, MessageErrorKind, VirtualRequest,
 };
-pub use app::{App, BuildError};
+pub use app::{App, BuildError, BuildProblem};
+pub use body::Body;
 pub use error::Error;
 pub use handler::context::HandlerContext;
 pub use handler::reason::{CloseReason, HandlerError};
 pub use handler::registry::{handler_view, Namespaces};
 pub use handler::traits::{Handler, Opened};
+pub use handshake::HandshakeRejection;
 pub use id::{ConnectionId, NodeId, ParseIdError};
-pub use message::{CloseCause, CloseCode, Message, Utf8Bytes};
+pub use message::{CloseCause, CloseCode, Message};
 pub use request::{Request, RequestBuilder};
 pub use response::{IntoResponse, Response};
-pub use router::RouteError;
+pub use router::{RouteError, RouteNotFound};
 pub use server::{shutdown_signal, Server};
 pub use service::chain::{Middleware, Next};
 pub use service::upgrade::WebSocketMiddleware;
 pub use service::AppService;
-pub use settings::Settings;
+pub use settings::{EnvError, Settings};
+pub use utf8::Utf8Bytes;
 pub use view::{accept_websocket, require_websocket, BoxFuture, IntoView, View, ViewFn};
 pub use websocket::sender::{TrySendError, WebSocketSender};
 pub use websocket::socket::WebSocket;

@@ -45,6 +45,8 @@ struct RequestParts {
     upgrade: Option<Arc<Shared>>,
     /// The app's typed state, attached by the app that runs the request.
     state: Option<Arc<StateMap>>,
+    /// The request arrived as a message over a socket, not over HTTP.
+    is_virtual: bool,
 }
 
 impl Request {
@@ -64,6 +66,7 @@ impl Request {
                     websocket: None,
                     upgrade: None,
                     state: None,
+                    is_virtual: false,
                 }),
             },
         }
@@ -183,6 +186,19 @@ impl Request {
         self.p.websocket.is_some()
     }
 
+    /// Whether the request arrived as a message over a socket
+    /// ([`api_socket`](mod@crate::api_socket), which also attaches a
+    /// [`VirtualRequest`](crate::VirtualRequest) extension) rather than over HTTP. A
+    /// virtual request is never [`is_websocket`](Self::is_websocket).
+    pub fn is_virtual(&self) -> bool {
+        self.p.is_virtual
+    }
+
+    /// Marks a request carried over a socket (see [`is_virtual`](Self::is_virtual)).
+    pub(crate) fn mark_virtual(&mut self) {
+        self.p.is_virtual = true;
+    }
+
     /// The WebSocket, for a WebSocket request to a view that accepts one; `None` for a
     /// plain HTTP request (django-websocket's `request.websocket`).
     pub fn websocket(&mut self) -> Option<&mut WebSocket> {
@@ -290,6 +306,7 @@ impl std::fmt::Debug for Request {
 
 /// Builds a [`Request`] by hand.
 #[derive(Debug)]
+#[must_use = "a builder does nothing until `build` is called"]
 pub struct RequestBuilder {
     req: Request,
 }

@@ -50,6 +50,7 @@ enum Policy {
 /// Make one with [`accept_websocket`], [`require_websocket`] or from any handler
 /// (plain HTTP); [`App::route`](crate::App::route) takes either.
 #[derive(Clone)]
+#[must_use = "a view does nothing until it is routed"]
 pub struct View {
     handler: Arc<dyn ViewFn>,
     policy: Policy,

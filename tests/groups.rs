@@ -6,8 +6,8 @@ mod support;
 
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use support::{close_code, next_data, send_text, start, within, Client, TestServer};
+use futures_util::StreamExt;
+use support::{next_data, send_text, start, within, Client, TestServer};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use wsview::groups::{Groups, Remote, SendReport, SlowPolicy};
 use wsview::{
@@ -179,6 +179,27 @@ async fn until(groups: &Groups, cond: impl Fn(&Groups) -> bool) {
     .await
 }
 
+/// Reads to the server's close frame, then on until the stream ends, which sends the
+/// reply (the closing handshake completes instead of timing out). Returns the code.
+async fn closed_with(ws: &mut Client) -> Option<u16> {
+    within(async {
+        let mut code = None;
+        while let Some(Ok(msg)) = ws.next().await {
+            if let WsMessage::Close(f) = msg {
+                code = f.map(|f| u16::from(f.code));
+            }
+        }
+        code
+    })
+    .await
+}
+
+/// Closes from the client side and waits for the server's reply.
+async fn hang_up(mut ws: Client) {
+    let _ = within(ws.close(None)).await;
+    closed_with(&mut ws).await;
+}
+
 fn report(reached: usize) -> SendReport {
     SendReport {
         reached,
@@ -265,7 +286,9 @@ async fn every_group_operation() {
     for ws in [&mut a, &mut b, &mut c] {
         assert_eq!(text(ws).await, "last");
     }
-    drop((a, b, c));
+    for ws in [a, b, c] {
+        hang_up(ws).await;
+    }
     until(&groups, |g| g.connections() == 0).await;
     srv.stop().await;
 }
@@ -299,13 +322,13 @@ async fn membership_ends_with_the_connection_however_it_ends() {
     // View return.
     let (mut ws, _) = join(&srv, "/returns/view-return").await;
     send_text(&mut ws, "bye").await;
-    assert_eq!(close_code(&mut ws).await, Some(1000));
+    assert_eq!(closed_with(&mut ws).await, Some(1000));
     until(&groups, |g| g.members("view-return") == 0).await;
 
     // View panic.
     let (mut ws, _) = join(&srv, "/panics/view-panic").await;
     send_text(&mut ws, "boom").await;
-    assert_eq!(close_code(&mut ws).await, Some(1011));
+    assert_eq!(closed_with(&mut ws).await, Some(1011));
     until(&groups, |g| g.members("view-panic") == 0).await;
 
     // Upgrade never completed: the view joined, then refused the upgrade.
@@ -318,8 +341,8 @@ async fn membership_ends_with_the_connection_however_it_ends() {
     let (mut ws2, _) = join(&srv, "/blocking/shutdown").await;
     assert_eq!(groups.members("shutdown"), 2);
     let closing = tokio::spawn(async move {
-        let a = close_code(&mut ws).await;
-        let b = close_code(&mut ws2).await;
+        let a = closed_with(&mut ws).await;
+        let b = closed_with(&mut ws2).await;
         (a, b)
     });
     srv.stop().await;
@@ -359,7 +382,11 @@ async fn handlers_blocking_views_and_background_tasks_share_the_handle() {
         .expect("task");
     assert_eq!(r.reached, 2);
     assert_eq!(text(&mut b1).await, "from a task");
+    assert_eq!(text(&mut b2).await, "from a task");
     assert_eq!(r.remote, Remote::None);
+    for ws in [h1, h2, b1, b2] {
+        hang_up(ws).await;
+    }
     srv.stop().await;
 }
 
@@ -386,22 +413,13 @@ async fn the_close_policy_closes_a_slow_member_with_1008() {
     assert_eq!(closed, 1);
     // The slow client finds its close frame after the data it did get (the frame waits
     // in the server's write buffer until the client reads).
-    let code = within(async {
-        loop {
-            match slow.next().await {
-                Some(Ok(WsMessage::Close(f))) => return f.map(|f| u16::from(f.code)),
-                Some(Ok(_)) => continue,
-                _ => return None,
-            }
-        }
-    })
-    .await;
-    assert_eq!(code, Some(1008));
+    assert_eq!(closed_with(&mut slow).await, Some(1008));
     until(&groups, |g| !g.contains("strict", slow_id)).await;
     assert_eq!(groups.snapshot().total.closed, 1);
     // The fast member is untouched.
     assert_eq!(groups.send("strict", "still fine"), report(1));
     assert_eq!(text(&mut fast).await, "still fine");
+    hang_up(fast).await;
     srv.stop().await;
 }
 
@@ -439,6 +457,6 @@ async fn the_wait_policy_delivers_late_in_order_within_its_backlog() {
     // Caught up: the next send is queued directly again.
     groups.send("patient", "caught up");
     assert_eq!(text(&mut slow).await, "caught up");
-    let _ = slow.send(WsMessage::Close(None)).await;
+    hang_up(slow).await;
     srv.stop().await;
 }

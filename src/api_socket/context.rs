@@ -16,7 +16,7 @@ pub(super) const DEFAULT_TOKEN_SCHEME: &str = "JWT";
 /// the end-to-end headers of the WebSocket handshake (cookies, origin, user agent…), and
 /// the scheme a message's `token` is sent with. [`ApiSocket`](crate::ApiSocket) builds one per connection;
 /// build your own to run messages from another transport through
-/// [`AppService::handle_message`](crate::AppService::handle_message).
+/// [`api_socket::handle_message`](crate::api_socket::handle_message).
 ///
 /// ```
 /// use wsview::ApiContext;
@@ -84,6 +84,7 @@ impl ApiContext {
     }
 
     /// The same context with `addr` as the peer's address.
+    #[must_use]
     pub fn with_remote_addr(mut self, addr: SocketAddr) -> Self {
         self.remote_addr = Some(addr);
         self
@@ -102,6 +103,7 @@ impl ApiContext {
     /// The same context with header `name` set to `value` (replacing any value it had).
     /// An invalid name or value is logged and skipped, as in
     /// [`Response::with_header`](crate::Response::with_header).
+    #[must_use]
     pub fn with_header<K, V>(mut self, name: K, value: V) -> Self
     where
         K: TryInto<HeaderName>,
@@ -124,6 +126,7 @@ impl ApiContext {
 
     /// The same context with `sender` as the connection requests came over ([`ApiSocket`](crate::ApiSocket)
     /// sets it; set it for another WebSocket-based transport).
+    #[must_use]
     pub fn with_sender(mut self, sender: WebSocketSender) -> Self {
         self.sender = Some(sender);
         self
@@ -137,6 +140,7 @@ impl ApiContext {
     /// The same context sending tokens as `Authorization: <scheme> <token>` (just the
     /// token when `scheme` is empty). A scheme that is not an HTTP token is logged and
     /// ignored.
+    #[must_use]
     pub fn with_token_scheme(mut self, scheme: &str) -> Self {
         if scheme.is_empty() || HeaderName::from_bytes(scheme.as_bytes()).is_ok() {
             self.token_scheme = Arc::from(scheme);

@@ -55,16 +55,6 @@ impl VirtualRequest {
     }
 }
 
-// An inherent method kept beside the concept it belongs to.
-impl Request {
-    /// Whether the request arrived as a message over a socket ([`ApiSocket`](crate::ApiSocket),
-    /// [`AppService::handle_message`](crate::AppService::handle_message)) rather than over HTTP. A virtual request is never
-    /// [`is_websocket`](Self::is_websocket).
-    pub fn is_virtual(&self) -> bool {
-        self.extensions().get::<VirtualRequest>().is_some()
-    }
-}
-
 /// One message, checked and ready to become a [`Request`].
 ///
 /// ```
@@ -190,6 +180,7 @@ impl ApiMessage {
             builder = builder.remote_addr(addr);
         }
         let mut req = builder.build();
+        req.mark_virtual();
         req.extensions_mut().insert(VirtualRequest {
             id: self.id,
             sender: ctx.sender().cloned(),
@@ -293,7 +284,7 @@ fn parse_path(url: &str) -> Option<Uri> {
 /// booleans as JSON writes them, `null` as an empty value, arrays as one pair per element,
 /// objects as JSON text.
 fn with_query(uri: &Uri, data: &RawValue) -> Option<Uri> {
-    let pairs: Ordered = serde_json::from_str(data.get()).ok()?;
+    let pairs: Ordered<'_> = serde_json::from_str(data.get()).ok()?;
     if pairs.0.is_empty() {
         return Some(uri.clone());
     }
@@ -333,7 +324,7 @@ fn parse_headers(raw: &RawValue) -> Option<Vec<(HeaderName, HeaderValue)>> {
     if !raw.get().starts_with('{') {
         return None;
     }
-    let pairs: Ordered = serde_json::from_str(raw.get()).ok()?;
+    let pairs: Ordered<'_> = serde_json::from_str(raw.get()).ok()?;
     let mut out = Vec::new();
     for (name, value) in &pairs.0 {
         let name = HeaderName::from_bytes(name.as_bytes()).ok()?;

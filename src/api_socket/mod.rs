@@ -28,7 +28,7 @@
 //! ```
 //!
 //! Any other transport (Server-Sent Events plus POST, a message queue, a test) can run
-//! the same messages with [`AppService::handle_message`]. A view can also keep the
+//! the same messages with [`api_socket::handle_message`](crate::api_socket::handle_message). A view can also keep the
 //! connection a request came over ([`VirtualRequest::sender`]) and push to it later.
 //!
 //! # The message
@@ -60,6 +60,7 @@ mod tests;
 pub use context::ApiContext;
 pub use error::{MessageError, MessageErrorKind};
 pub use message::{ApiMessage, VirtualRequest};
+pub use run::handle_message;
 pub use socket::{api_socket, ApiSocket};
 
 /// The guide's Rust examples, compiled and run by `cargo test --doc`.

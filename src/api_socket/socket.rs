@@ -8,6 +8,7 @@ use http::header::HeaderName;
 
 use crate::api_socket::context::{ApiContext, DEFAULT_TOKEN_SCHEME};
 use crate::api_socket::error::{MessageError, MessageErrorKind};
+use crate::api_socket::run::handle_message;
 use crate::message::Message;
 use crate::request::Request;
 use crate::response::Response;
@@ -19,7 +20,7 @@ use crate::websocket::sender::WebSocketSender;
 const DEFAULT_MAX_IN_FLIGHT: usize = 16;
 
 /// A view that answers every text message on a WebSocket as an HTTP request to the app
-/// (see the [module docs](self) and `docs/rest-over-websocket.md`). Make one with
+/// (see the [module docs](mod@crate::api_socket) and `docs/rest-over-websocket.md`). Make one with
 /// [`api_socket`] and mount it with [`App::route`](crate::App::route); it is a
 /// [`require_websocket`] view, so a plain HTTP request to it gets 400.
 ///
@@ -51,6 +52,7 @@ const DEFAULT_MAX_IN_FLIGHT: usize = 16;
 /// # drop(app);
 /// ```
 #[derive(Clone)]
+#[must_use = "a view does nothing until it is routed"]
 pub struct ApiSocket {
     max_in_flight: usize,
     token_scheme: String,
@@ -162,7 +164,7 @@ impl ApiSocket {
                     let (app, ctx) = (app.clone(), ctx.clone());
                     in_flight.push(async move {
                         match std::str::from_utf8(msg.as_bytes()) {
-                            Ok(text) => app.handle_message(text, &ctx).await,
+                            Ok(text) => handle_message(&app, text, &ctx).await,
                             Err(_) => MessageError::new(None, MessageErrorKind::Malformed).reply(),
                         }
                     });

@@ -11,7 +11,7 @@ use crate::api_socket::context::ApiContext;
 use crate::api_socket::error::{MessageError, MessageErrorKind, ALLOWED_METHODS};
 use crate::api_socket::message::ApiMessage;
 use crate::api_socket::reply::{encode_reply, is_json};
-use crate::api_socket::run::NOT_FOUND_BODY;
+use crate::api_socket::run::{handle_message, NOT_FOUND_BODY};
 use crate::api_socket::socket::api_socket;
 use crate::request::Request;
 use crate::response::Response;
@@ -420,11 +420,11 @@ async fn unknown_paths_get_the_original_404_text() {
         .unwrap();
     let ctx = ApiContext::new();
     let reply: Value =
-        serde_json::from_str(&app.handle_message(r#"{"url": "/nowhere"}"#, &ctx).await).unwrap();
+        serde_json::from_str(&handle_message(&app, r#"{"url": "/nowhere"}"#, &ctx).await).unwrap();
     assert_eq!(reply["status"], 404);
     assert_eq!(reply["body"], NOT_FOUND_BODY);
     let reply: Value =
-        serde_json::from_str(&app.handle_message(r#"{"url": "/own404"}"#, &ctx).await).unwrap();
+        serde_json::from_str(&handle_message(&app, r#"{"url": "/own404"}"#, &ctx).await).unwrap();
     assert_eq!(reply["body"], "Not Found");
 }
 

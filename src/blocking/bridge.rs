@@ -54,7 +54,7 @@ impl Bridge {
         &self,
         op: impl FnOnce(oneshot::Sender<Result<(), Error>>) -> Op,
     ) -> Result<(), Error> {
-        self.call(op).unwrap_or(Err(Error::Closed(None)))
+        self.call(op).unwrap_or(Err(Error::closed(None)))
     }
 }
 

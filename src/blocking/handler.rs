@@ -24,7 +24,7 @@ use crate::websocket::sender::WebSocketSender;
 use crate::websocket::socket::WebSocket as AsyncWebSocket;
 
 /// The synchronous twin of [`crate::Handler`], for handlers that call blocking code.
-/// Each callback runs on a [`Pool`] worker; the semantics (first message, order,
+/// Each callback runs on a [`Pool`](crate::blocking::Pool) worker; the semantics (first message, order,
 /// `on_close` exactly once, errors closing with 1011) are those of
 /// [`crate::Handler`].
 ///

@@ -44,6 +44,7 @@ impl Pool {
 
     /// How long a new connection to a blocking view may wait for a worker before its
     /// handshake is refused with 503 (`Retry-After: 1`). Default: no limit.
+    #[must_use]
     pub fn max_wait(mut self, wait: Duration) -> Self {
         self.workers.set_max_wait(wait);
         self

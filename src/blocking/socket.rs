@@ -7,7 +7,7 @@ use crate::message::{CloseCause, CloseCode, Message};
 use crate::websocket::sender::WebSocketSender;
 
 /// A WebSocket for blocking code: the methods of [`crate::WebSocket`], blocking the
-/// calling thread instead of returning futures. A [blocking view](Pool::view) gets one
+/// calling thread instead of returning futures. A [blocking view](crate::blocking::Pool::view) gets one
 /// on a pool thread. Use it from that thread (or another plain thread), never from
 /// async code: blocking an async worker is what this module exists to avoid, and
 /// tokio refuses it with a panic.
@@ -56,7 +56,7 @@ impl WebSocket {
     pub fn accept(&mut self) -> Result<(), Error> {
         self.bridge
             .call(Op::Accept)
-            .unwrap_or(Err(Error::NotAccepted))
+            .unwrap_or(Err(Error::not_accepted()))
     }
 
     /// The next message, blocking until it comes; `None` once the peer closed or the
@@ -83,7 +83,7 @@ impl WebSocket {
 
     /// Queues a message; the connection's task writes it at once. Blocks while the
     /// write buffer is full (a slow peer slows the sender). Fails with
-    /// [`Error::Closed`] once the connection is closing.
+    /// an error that [`is_closed`](Error::is_closed) once the connection is closing.
     pub fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         let message = message.into();
         self.bridge.result(|reply| Op::Send(message, reply))

@@ -13,7 +13,7 @@ use super::policy::SlowPolicy;
 use super::report::{Counters, Remote, SendReport, Snapshot, Stats};
 use crate::id::{ConnectionId, NodeId};
 use crate::message::{CloseCode, Message};
-use crate::websocket::connection::Pushed;
+use crate::websocket::push::Pushed;
 use crate::websocket::sender::WebSocketSender;
 
 /// A cloneable handle to a registry of named groups of connections: add a connection
@@ -165,6 +165,15 @@ impl std::fmt::Debug for Groups {
             .field("connections", &state.conns.len())
             .field("policy", &self.inner.policy)
             .field("layer", &self.inner.layer.is_some())
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for GroupsBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupsBuilder")
+            .field("policy", &self.policy)
+            .field("layer", &self.layer.is_some())
             .finish()
     }
 }

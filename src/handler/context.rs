@@ -97,7 +97,7 @@ impl HandlerContext {
     }
 
     /// The namespace this connection was routed to (`"default"` for `/socket` and
-    /// `/socket/`, and for a [`handler_view`]).
+    /// `/socket/`, and for a [`handler_view`](crate::handler_view)).
     pub fn namespace(&self) -> &str {
         &self.namespace
     }
@@ -141,7 +141,7 @@ impl HandlerContext {
 
     /// Sends a message to this connection. It is written when the handler next
     /// returns or waits, together with whatever else was queued; fails with
-    /// [`Error::Closed`] once the connection is closing.
+    /// an error that [`is_closed`](Error::is_closed) once the connection is closing.
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         self.ws.send(message).await
     }

@@ -163,8 +163,8 @@ async fn finish(
     };
     // A send that failed because the connection had closed: the close is the reason.
     if let CloseReason::HandlerError(e) = &failure {
-        if let (Some(Error::Closed(_)), Some(cause)) = (e.downcast_ref::<Error>(), ws.close_cause())
-        {
+        let closed = e.downcast_ref::<Error>().is_some_and(Error::is_closed);
+        if let (true, Some(cause)) = (closed, ws.close_cause()) {
             return CloseReason::Closed(cause);
         }
     }

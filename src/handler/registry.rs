@@ -45,6 +45,7 @@ type Runner = Arc<dyn Fn(HandlerContext, &Pool) -> BoxFuture<'static, ()> + Send
 /// [`App::build`](crate::App::build) refuses the app, saying why. A request for a namespace not in the
 /// registry is refused with 404 at the handshake, before the connection is accepted.
 #[derive(Clone, Default)]
+#[must_use = "a registry does nothing until it is mounted or made a view"]
 pub struct Namespaces {
     entries: Vec<(String, Runner)>,
     problems: Vec<String>,

@@ -59,7 +59,7 @@ use crate::message::Message;
 /// An error from `on_open` or `on_message` (or a panic) closes the connection with
 /// 1011 and is handed to `on_close` as [`CloseReason::HandlerError`]
 /// ([`CloseReason::Panic`]). Except: when a send failed because the connection had
-/// already closed (a [`wsview::Error::Closed`](crate::Error::Closed) propagated with
+/// already closed (a [`wsview::Error`](crate::Error) that [`is_closed`](crate::Error::is_closed), propagated with
 /// `?`), `on_close` is told how it closed ([`CloseReason::Closed`]): that is why the
 /// handler stopped.
 ///

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::app_state::StateMap;
 use crate::request::Request;
 use crate::response::Response;
-use crate::router::Router;
+use crate::router::{RouteNotFound, Router};
 use crate::settings::Settings;
 use crate::view::BoxFuture;
 
@@ -129,10 +129,6 @@ impl Chain {
         &self.state
     }
 
-    pub(crate) fn router(&self) -> &Router {
-        &self.router
-    }
-
     /// Runs the chain from middleware `index` on. No future of its own: each layer's
     /// future is the middleware's, so a WebSocket connection keeps one box per layer.
     pub(crate) fn run_from(
@@ -159,7 +155,7 @@ impl Chain {
                 req.set_params(params);
                 view.call(req, &self.settings)
             }
-            None => Box::pin(std::future::ready(Response::not_found())),
+            None => Box::pin(std::future::ready(RouteNotFound::response())),
         }
     }
 }

@@ -15,11 +15,12 @@ use std::task::Poll;
 
 use bytes::Bytes;
 use futures_util::FutureExt;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use tokio::sync::oneshot;
 
 use crate::app_state::StateMap;
+use crate::body::Body;
 use crate::handshake;
 use crate::panic::panic_text;
 use crate::request::Request;
@@ -109,12 +110,8 @@ impl AppService {
         }
     }
 
-    /// Whether a route matches `path`.
-    pub(crate) fn has_route(&self, path: &str) -> bool {
-        self.inner.router().at(path).is_some()
-    }
-
     /// The same service, reporting `addr` as [`Request::remote_addr`].
+    #[must_use]
     pub fn with_remote_addr(&self, addr: SocketAddr) -> Self {
         AppService {
             remote_addr: Some(addr),
@@ -172,7 +169,7 @@ impl AppService {
     }
 }
 
-type HyperResponse = hyper::Response<Full<Bytes>>;
+type HyperResponse = http::Response<Body>;
 
 type ServiceFuture = Pin<Box<dyn Future<Output = Result<HyperResponse, Infallible>> + Send>>;
 
@@ -230,7 +227,7 @@ impl AppService {
                     Ok(req) => this.handle(req).await,
                     Err(refusal) => refusal,
                 };
-                Ok(resp.into_hyper())
+                Ok(resp.into_http())
             });
         }
         // A WebSocket request runs in its own task, which outlives this call: the 101
@@ -239,7 +236,7 @@ impl AppService {
         Box::pin(async move {
             let mut request = match this.to_request(req).await {
                 Ok(request) => request,
-                Err(refusal) => return Ok(refusal.into_hyper()),
+                Err(refusal) => return Ok(refusal.into_http()),
             };
             // The view may hold the request for the connection's life: detach it from
             // hyper's read buffer, which its header values would otherwise pin.
@@ -263,8 +260,8 @@ impl AppService {
             }
             Ok(match outcome.await {
                 Ok(Outcome::Accept(switching)) => switching,
-                Ok(Outcome::Done(resp)) => resp.into_hyper(),
-                Err(_) => Response::internal_error().into_hyper(),
+                Ok(Outcome::Done(resp)) => resp.into_http(),
+                Err(_) => Response::internal_error().into_http(),
             })
         })
     }

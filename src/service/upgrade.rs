@@ -1,9 +1,10 @@
 //! The WebSocket handshake as a middleware.
 
 use http::header;
-use http_body_util::Full;
 
-use crate::handshake;
+use crate::body::Body;
+
+use crate::handshake::{self, HandshakeRejection};
 use crate::request::Request;
 use crate::response::Response;
 use crate::service::chain::{Middleware, Next};
@@ -52,19 +53,11 @@ fn prepare(req: &mut Request, settings: &Settings) -> Result<(), Box<Response>> 
         req.headers(),
         settings.allowed_origins.as_deref(),
     )
-    .map_err(|e| {
-        let mut resp = Response::text(e.to_string()).with_status(e.status());
-        if e.status() == http::StatusCode::UPGRADE_REQUIRED {
-            resp = resp.with_header(header::SEC_WEBSOCKET_VERSION, "13");
-        }
-        Box::new(resp)
-    })?;
+    .map_err(refusal)?;
     let Some(shared) = req.take_upgrade() else {
-        return Err(Box::new(Response::bad_request(
-            "This connection cannot be upgraded to a WebSocket.",
-        )));
+        return Err(refusal(HandshakeRejection::NotUpgradable));
     };
-    let mut resp = hyper::Response::new(Full::default());
+    let mut resp = http::Response::new(Body::empty());
     *resp.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
     let h = resp.headers_mut();
     h.insert(
@@ -83,4 +76,14 @@ fn prepare(req: &mut Request, settings: &Settings) -> Result<(), Box<Response>> 
     }
     req.set_websocket(WebSocket::new(shared, resp, hs.offered_protocols));
     Ok(())
+}
+
+/// The response refusing an upgrade: the rejection's status and text, and the rejection
+/// itself for middleware.
+fn refusal(e: HandshakeRejection) -> Box<Response> {
+    let mut resp = Response::text(e.to_string()).with_status(e.status());
+    if e.status() == http::StatusCode::UPGRADE_REQUIRED {
+        resp = resp.with_header(header::SEC_WEBSOCKET_VERSION, "13");
+    }
+    Box::new(resp.with_extension(e))
 }

@@ -9,20 +9,20 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use bytes::Bytes;
-use http_body_util::Full;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::body::Body;
 use crate::error::Error;
 use crate::id::ConnectionId;
 use crate::message::{CloseCause, CloseCode, Message};
 use crate::response::Response;
 use crate::settings::Settings;
+use crate::websocket::push::PushQueue;
 use crate::websocket::wire::{Incoming, ReadError, Wire, WireConfig};
 
 /// What the connection task tells the HTTP side: send the 101, or this response.
 pub(crate) enum Outcome {
-    Accept(hyper::Response<Full<Bytes>>),
+    Accept(http::Response<Body>),
     Done(Response),
 }
 
@@ -30,16 +30,6 @@ pub(crate) enum Outcome {
 pub(crate) enum Outgoing {
     Message(Message),
     Close(CloseCode, String),
-}
-
-/// What a fan-out push did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Pushed {
-    Queued,
-    /// The push queue is full: the peer is not keeping up.
-    Full,
-    /// Senders fail: the connection is closing or gone.
-    Closed,
 }
 
 /// State shared by the view's `WebSocket`, the connection task and the server.
@@ -246,7 +236,7 @@ pub(crate) struct Inner {
     upgrade_error: Option<String>,
     /// The 101 response, built by the middleware, sent on first use (boxed: it is dead
     /// weight in every open connection after that).
-    accept_response: Option<Box<hyper::Response<Full<Bytes>>>>,
+    accept_response: Option<Box<http::Response<Body>>>,
     /// Something the connection task must act on happened outside its own poll.
     poked: bool,
     /// True while the connection task polls the view: no need to wake it then.
@@ -258,14 +248,8 @@ pub(crate) struct Inner {
     /// the engine keeps one write waker, which the connection task's own flush takes.
     writer_waker: Option<Waker>,
     outgoing: Option<(mpsc::Sender<Outgoing>, mpsc::Receiver<Outgoing>)>,
-    /// Fan-out pushes ([`WebSocketSender::push`](crate::websocket::sender::WebSocketSender)):
-    /// a queue under this lock, drained in the same round without a channel, bounded by
-    /// `sender_capacity` like the channel.
-    pushed: VecDeque<Message>,
-    /// Senders fail from now on (pushes too).
-    senders_closed: bool,
-    /// A push waiting for room in `pushed`.
-    push_waker: Option<Waker>,
+    /// Fan-out pushes (groups), drained after the channel in the same round.
+    pushes: Arc<PushQueue>,
     shutdown: bool,
     /// A sender's `close_now` before the connection was open: applied once it is.
     close_now: Option<(CloseCode, String)>,
@@ -348,9 +332,7 @@ impl Shared {
                 reader_waker: None,
                 writer_waker: None,
                 outgoing: None,
-                pushed: VecDeque::new(),
-                senders_closed: false,
-                push_waker: None,
+                pushes: Arc::new(PushQueue::new(settings.sender_capacity)),
                 shutdown: false,
                 close_now: None,
                 end_due: false,
@@ -410,7 +392,7 @@ impl Shared {
 // What the view's `WebSocket` asks.
 impl Inner {
     /// Stores the 101 the middleware prepared.
-    pub(crate) fn set_accept_response(&mut self, response: hyper::Response<Full<Bytes>>) {
+    pub(crate) fn set_accept_response(&mut self, response: http::Response<Body>) {
         self.accept_response = Some(Box::new(response));
     }
 
@@ -600,7 +582,7 @@ impl Inner {
         if let Some((_, rx)) = &mut self.outgoing {
             while rx.try_recv().is_ok() {} // discarded, as documented
         }
-        self.pushed.clear();
+        self.pushes.clear();
         let reason = truncate_reason(reason);
         if matches!(self.phase, Phase::Open(_)) {
             self.queue_close(code, reason);
@@ -611,33 +593,9 @@ impl Inner {
         true
     }
 
-    /// A sender's fan-out `push`: queues a clone of `msg` (a reference-count bump) for
-    /// the task's next round, waking the task only if nothing else has since its last
-    /// round. Never waits.
-    pub(crate) fn push(&mut self, msg: &Message) -> Pushed {
-        if self.senders_closed || self.ended {
-            return Pushed::Closed;
-        }
-        if self.pushed.len() >= self.sender_capacity {
-            return Pushed::Full;
-        }
-        self.pushed.push_back(msg.clone());
-        if !self.poked {
-            self.poke();
-        }
-        Pushed::Queued
-    }
-
-    /// [`push`](Self::push), waiting for room: woken when the task has moved pushes to
-    /// the engine, or when senders fail.
-    pub(crate) fn poll_push(&mut self, cx: &mut Context<'_>, msg: &Message) -> Poll<Pushed> {
-        match self.push(msg) {
-            Pushed::Full => {
-                self.push_waker = Some(cx.waker().clone());
-                Poll::Pending
-            }
-            done => Poll::Ready(done),
-        }
+    /// The fan-out push queue, for a new sender.
+    pub(crate) fn pushes(&self) -> Arc<PushQueue> {
+        self.pushes.clone()
     }
 
     /// Whether the connection has ended (its `on_end` callbacks run or are running).
@@ -781,7 +739,7 @@ impl Inner {
     /// every waiting `wait`, `send` or `flush` is woken to see it.
     pub(crate) fn end(&mut self) {
         self.phase = Phase::Ended;
-        self.pushed = VecDeque::new(); // never to be written: free them now
+        self.pushes.clear(); // never to be written: free them now
         self.closing.on_end();
         if !self.ended {
             self.ended = true;
@@ -840,8 +798,8 @@ impl Inner {
 
     fn closed_error(&self) -> Error {
         match &self.upgrade_error {
-            Some(why) => Error::Upgrade(why.clone()),
-            None => Error::Closed(self.cause.clone()),
+            Some(why) => Error::upgrade(why.clone()),
+            None => Error::closed(self.cause.clone()),
         }
     }
 
@@ -855,18 +813,21 @@ impl Inner {
         let Phase::Open(wire) = &mut self.phase else {
             return;
         };
-        self.closing.on_close_sent();
-        self.cause.get_or_insert(CloseCause::Server { code });
         // A write error surfaces at the next flush, where the task handles it.
         let _ = wire.start_close(code, reason);
+        self.note_close_sent(code);
+    }
+
+    /// This side's close frame with `code` is queued on the engine: the closing state and
+    /// the cause say so.
+    fn note_close_sent(&mut self, code: CloseCode) {
+        self.closing.on_close_sent();
+        self.cause.get_or_insert(CloseCause::Server { code });
     }
 
     /// No more outgoing data can be written: senders fail from now on.
     fn close_senders(&mut self) {
-        self.senders_closed = true;
-        if let Some(w) = self.push_waker.take() {
-            w.wake();
-        }
+        self.pushes.close();
         if let Some((_, rx)) = &mut self.outgoing {
             rx.close();
         }
@@ -976,10 +937,7 @@ impl Inner {
                 tracing::debug!(%detail, "closing websocket on a peer error");
                 self.closing.on_peer_error(code, detail);
             }
-            ReadError::Lost => {
-                self.closing.on_read_stopped();
-                self.cause.get_or_insert(CloseCause::ConnectionLost);
-            }
+            ReadError::Lost => self.lose(),
         }
     }
 
@@ -995,6 +953,7 @@ impl Inner {
             return true;
         };
         let mut failed = false;
+        let mut close_sent = None;
         // The channel first, then the pushes: a slow member's backlog goes through the
         // channel and must stay ahead of what is pushed after it.
         let mut drained = true;
@@ -1017,11 +976,10 @@ impl Inner {
                         }
                     }
                     Poll::Ready(Some(Outgoing::Close(code, reason))) => {
-                        self.closing.on_close_sent();
-                        self.cause.get_or_insert(CloseCause::Server { code });
                         if wire.start_close(code, &reason).is_err() {
                             failed = true;
                         }
+                        close_sent = Some(code);
                         break;
                     }
                     Poll::Ready(None) => {
@@ -1035,9 +993,12 @@ impl Inner {
                 }
             }
         }
-        // Pushed messages need no channel: move as many as the engine takes.
-        if drained && !failed {
-            while !self.closing.send_done() && !self.pushed.is_empty() {
+        // Pushed messages need no channel: move as many as the engine takes. Locking the
+        // queue records the task's waker even when the channel is not done.
+        let queue = self.pushes.clone();
+        let mut pushes = queue.drain(cx.waker());
+        if drained && !failed && close_sent.is_none() {
+            while !self.closing.send_done() && !pushes.is_empty() {
                 match wire.poll_ready(cx) {
                     Poll::Ready(Ok(())) => {}
                     Poll::Ready(Err(_)) => {
@@ -1046,7 +1007,7 @@ impl Inner {
                     }
                     Poll::Pending => break,
                 }
-                let Some(m) = self.pushed.pop_front() else {
+                let Some(m) = pushes.pop() else {
                     break;
                 };
                 if wire.start_send(m).is_err() {
@@ -1054,12 +1015,11 @@ impl Inner {
                     break;
                 }
             }
-            drained = self.pushed.is_empty();
-            if self.pushed.len() < self.sender_capacity {
-                if let Some(w) = self.push_waker.take() {
-                    w.wake();
-                }
-            }
+            drained = pushes.is_empty();
+        }
+        drop(pushes);
+        if let Some(code) = close_sent {
+            self.note_close_sent(code);
         }
         if failed {
             self.lose();
@@ -1102,7 +1062,7 @@ pub(crate) fn sendable(code: CloseCode) -> Result<CloseCode, Error> {
     if code.is_allowed() {
         Ok(code)
     } else {
-        Err(Error::InvalidCloseCode(code.into()))
+        Err(Error::bad_close_code(code.into()))
     }
 }
 

@@ -8,7 +8,8 @@ use tokio::sync::mpsc;
 use crate::error::Error;
 use crate::id::ConnectionId;
 use crate::message::{CloseCode, Message};
-use crate::websocket::connection::{sendable, truncate_reason, Outgoing, Pushed, Shared};
+use crate::websocket::connection::{sendable, truncate_reason, Outgoing, Shared};
+use crate::websocket::push::{PushQueue, Pushed};
 
 /// A cloneable handle that sends to one connection from any task.
 ///
@@ -42,6 +43,8 @@ use crate::websocket::connection::{sendable, truncate_reason, Outgoing, Pushed, 
 pub struct WebSocketSender {
     tx: mpsc::Sender<Outgoing>,
     shared: Arc<Shared>,
+    /// Held directly: a fan-out push touches only the queue, not the connection.
+    pushes: Arc<PushQueue>,
 }
 
 impl std::fmt::Debug for WebSocketSender {
@@ -75,7 +78,8 @@ impl std::error::Error for TrySendError {}
 
 impl WebSocketSender {
     pub(crate) fn new(tx: mpsc::Sender<Outgoing>, shared: Arc<Shared>) -> Self {
-        WebSocketSender { tx, shared }
+        let pushes = shared.lock().pushes();
+        WebSocketSender { tx, shared, pushes }
     }
 
     /// The connection this handle sends to.
@@ -84,12 +88,12 @@ impl WebSocketSender {
     }
 
     /// Queues a message for the connection, waiting while the queue is full. Fails with
-    /// [`Error::Closed`] once the connection is gone.
+    /// an error that [`is_closed`](Error::is_closed) once the connection is gone.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
         self.tx
             .send(Outgoing::Message(msg.into()))
             .await
-            .map_err(|_| Error::Closed(None))
+            .map_err(|_| Error::closed(None))
     }
 
     /// Queues a message without waiting.
@@ -114,7 +118,7 @@ impl WebSocketSender {
         self.tx
             .send(Outgoing::Close(code, truncate_reason(reason).to_owned()))
             .await
-            .map_err(|_| Error::Closed(None))
+            .map_err(|_| Error::closed(None))
     }
 
     /// Whether sends through this handle fail from now on: the connection is closing
@@ -179,14 +183,14 @@ impl WebSocketSender {
     /// [`Settings::sender_capacity`](crate::Settings::sender_capacity) on its own; the
     /// connection task writes these after what was sent through the channel.
     pub(crate) fn push(&self, msg: &Message) -> Pushed {
-        self.shared.lock().push(msg)
+        self.pushes.push(msg)
     }
 
     /// [`push`](Self::push), waiting while the push queue is full (the message waits in
     /// the future, not in the queue). Cancel safe: dropped before `Queued`, nothing was
     /// queued.
     pub(crate) async fn push_wait(&self, msg: &Message) -> Pushed {
-        std::future::poll_fn(|cx| self.shared.lock().poll_push(cx, msg)).await
+        std::future::poll_fn(|cx| self.pushes.poll_push(cx, msg)).await
     }
 
     /// Whether both handles send to the same connection.

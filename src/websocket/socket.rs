@@ -13,10 +13,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use futures_core::Stream;
-use http_body_util::Full;
 
+use crate::body::Body;
 use crate::error::Error;
 use crate::id::ConnectionId;
 use crate::message::{CloseCause, CloseCode, Message};
@@ -73,7 +72,7 @@ pub struct WebSocket {
 impl WebSocket {
     pub(crate) fn new(
         shared: Arc<Shared>,
-        accept_response: hyper::Response<Full<Bytes>>,
+        accept_response: http::Response<Body>,
         offered: Vec<String>,
     ) -> Self {
         shared.lock().set_accept_response(accept_response);
@@ -112,7 +111,7 @@ impl WebSocket {
     /// accepts on first use, so calling this is only needed to accept before doing
     /// anything else (for example before a long computation).
     ///
-    /// Returns [`Error::Upgrade`] if the client went away first. Calling it again is a
+    /// Returns an error that [`is_upgrade`](Error::is_upgrade) if the client went away first. Calling it again is a
     /// no-op.
     pub async fn accept(&mut self) -> Result<(), Error> {
         std::future::poll_fn(|cx| self.poll_accept(cx)).await
@@ -155,7 +154,7 @@ impl WebSocket {
 
     /// Queues a text or binary message. It is written when the view next waits, together
     /// with whatever else was queued (see the type's docs); waits only when the write
-    /// buffer is full. Fails with [`Error::Closed`] once the connection is closing.
+    /// buffer is full. Fails with an error that [`is_closed`](Error::is_closed) once the connection is closing.
     pub async fn send(&mut self, msg: impl Into<Message>) -> Result<(), Error> {
         let mut msg = Some(msg.into());
         std::future::poll_fn(|cx| self.poll_send(cx, &mut msg)).await

@@ -21,6 +21,7 @@ use tokio_tungstenite::WebSocketStream;
 use crate::error::Error;
 use crate::message::{CloseCode, Message};
 use crate::settings::Settings;
+use crate::utf8::Utf8Bytes;
 use crate::websocket::transport::Transport;
 
 /// The engine's limits, from the settings.
@@ -78,7 +79,7 @@ impl WriteError {
     }
 
     pub(crate) fn into_error(self) -> Error {
-        Error::Protocol(self.0)
+        Error::protocol(self.0)
     }
 }
 
@@ -122,11 +123,16 @@ impl Wire {
     ) -> Poll<Option<Result<Incoming, ReadError>>> {
         Pin::new(&mut self.engine).poll_next(cx).map(|next| {
             next.map(|read| match read {
-                Ok(WsMessage::Text(t)) => Ok(Incoming::Message(Message::Text(t))),
+                Ok(WsMessage::Text(t)) => {
+                    Ok(Incoming::Message(Message::Text(Utf8Bytes::from_engine(t))))
+                }
                 Ok(WsMessage::Binary(b)) => Ok(Incoming::Message(Message::Binary(b))),
-                Ok(WsMessage::Close(frame)) => Ok(Incoming::Close(
-                    frame.map(|f| (f.code, f.reason.as_str().to_owned())),
-                )),
+                Ok(WsMessage::Close(frame)) => Ok(Incoming::Close(frame.map(|f| {
+                    (
+                        CloseCode::from(u16::from(f.code)),
+                        f.reason.as_str().to_owned(),
+                    )
+                }))),
                 Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_)) => {
                     Ok(Incoming::Control)
                 }
@@ -145,7 +151,7 @@ impl Wire {
     /// Queues a data message (call [`poll_ready`](Self::poll_ready) first).
     pub(crate) fn start_send(&mut self, msg: Message) -> Result<(), WriteError> {
         let msg = match msg {
-            Message::Text(t) => WsMessage::Text(t),
+            Message::Text(t) => WsMessage::Text(t.into_engine()),
             Message::Binary(b) => WsMessage::Binary(b),
         };
         Pin::new(&mut self.engine)
@@ -156,7 +162,7 @@ impl Wire {
     /// Queues a close frame.
     pub(crate) fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), WriteError> {
         let frame = CloseFrame {
-            code,
+            code: u16::from(code).into(),
             reason: reason.into(),
         };
         Pin::new(&mut self.engine)

@@ -483,20 +483,26 @@ pub fn run(a: Args, argv: &[String], wsview_note: String) -> std::process::ExitC
             return ExitCode::FAILURE;
         }
     };
-    // rows[server][subs] = last successful measurement (or the error).
-    let mut rows: Vec<(String, Vec<Result<Fanout, String>>)> = Vec::new();
-    for name in &a.servers {
-        let kind = if name == GROUPS_REDIS { GROUPS } else { name };
-        let spec = ServerSpec {
-            name: name.clone(),
-            program: me.clone(),
-            args: vec!["serve".into(), kind.to_owned()],
-            path: "/sub".into(),
-        };
-        let mut cells = Vec::new();
-        for &n in &a.subs {
-            let mut best: Option<Result<Fanout, String>> = None;
-            for _ in 0..a.rounds {
+    // rows[server][subs]: the cheapest round of each cell (the least disturbed by other
+    // work). Rounds are interleaved across servers, so that a busy stretch of the machine
+    // disturbs each server alike.
+    type Cells = Vec<Option<Result<Fanout, String>>>;
+    let mut rows: Vec<(String, Cells)> = a
+        .servers
+        .iter()
+        .map(|s| (s.clone(), a.subs.iter().map(|_| None).collect()))
+        .collect();
+    for _ in 0..a.rounds {
+        for (i, &n) in a.subs.iter().enumerate() {
+            for (name, cells) in rows.iter_mut() {
+                let name: &str = name;
+                let kind = if name == GROUPS_REDIS { GROUPS } else { name };
+                let spec = ServerSpec {
+                    name: name.to_owned(),
+                    program: me.clone(),
+                    args: vec!["serve".into(), kind.to_owned()],
+                    path: "/sub".into(),
+                };
                 let r = if name == GROUPS_REDIS {
                     crate::fanout_redis::measure_two(&spec, pin, |procs, redis_pid| {
                         rt.block_on(measure(procs, &[redis_pid], n, a.window, &a))
@@ -518,8 +524,7 @@ pub fn run(a: Args, argv: &[String], wsview_note: String) -> std::process::ExitC
                     ),
                     Err(e) => eprintln!("{name:<16} N={n:<5} ERROR {e}"),
                 }
-                // Keep the cheapest round: the least disturbed by other work.
-                best = match (best, r) {
+                cells[i] = match (cells[i].take(), r) {
                     (Some(Ok(b)), Ok(r))
                         if b.srv_cpu_us_per_delivered <= r.srv_cpu_us_per_delivered =>
                     {
@@ -530,10 +535,18 @@ pub fn run(a: Args, argv: &[String], wsview_note: String) -> std::process::ExitC
                 };
                 std::thread::sleep(Duration::from_millis(500));
             }
-            cells.push(best.unwrap_or_else(|| Err("not measured".into())));
         }
-        rows.push((name.clone(), cells));
     }
+    let rows: Vec<(String, Vec<Result<Fanout, String>>)> = rows
+        .into_iter()
+        .map(|(name, cells)| {
+            let cells = cells
+                .into_iter()
+                .map(|c| c.unwrap_or_else(|| Err("not measured".into())))
+                .collect();
+            (name, cells)
+        })
+        .collect();
     let mut md = render(&a, &rows, argv, &started, pin, &wsview_note);
     if a.servers.iter().any(|s| s == GROUPS_REDIS) {
         md.push_str(&crate::fanout_redis::ceiling(PAYLOAD + 10));

@@ -19,7 +19,8 @@ use std::fmt;
 use bytes::{BufMut, Bytes};
 
 use crate::groups::{ConnectionId, Envelope, NodeId, Target};
-use crate::message::{Message, Utf8Bytes};
+use crate::message::Message;
+use crate::utf8::Utf8Bytes;
 
 const VERSION: u8 = 1;
 const BINARY: u8 = 1;
