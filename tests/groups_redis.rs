@@ -344,6 +344,44 @@ async fn redis_down_then_back_reconnects_resubscribes_and_restores_presence() {
     );
 }
 
+#[tokio::test]
+async fn a_redis_that_stops_answering_is_noticed_and_nothing_hangs() {
+    let redis = RedisServer::start();
+    let (a, _a_rx) = layer(config(&redis, "t7")).await;
+    let (b, mut b_rx) = layer(config(&redis, "t7")).await;
+    b.subscribe("room");
+    within(b.synced()).await;
+
+    // SIGSTOP: the connections stay open, no reply ever comes, so only the command
+    // timeout (500 ms here) and the heartbeat can tell.
+    redis.pause();
+    let frozen = Instant::now();
+    within(a.disconnected()).await;
+    within(b.disconnected()).await;
+    let noticed = frozen.elapsed();
+    assert!(
+        noticed < Duration::from_secs(5),
+        "noticed after {noticed:?}"
+    );
+    assert!(a
+        .publish(&envelope(group("room"), "x", None))
+        .unwrap_err()
+        .is_unavailable());
+    assert!(
+        within(a.presence("room")).await.is_err(),
+        "answers at once, no hang"
+    );
+
+    redis.resume();
+    within(a.connected()).await;
+    within(b.connected()).await;
+    within(b.synced()).await;
+    a.publish(&envelope(group("room"), "thawed", None)).unwrap();
+    let e = within(b_rx.recv()).await.unwrap();
+    assert_eq!(e.message.as_text(), Some("thawed"));
+    println!("a frozen redis-server was noticed after {noticed:?}");
+}
+
 /// A tracing subscriber that keeps each event as "LEVEL message".
 #[derive(Clone, Default)]
 struct LogLines(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
