@@ -561,7 +561,11 @@ impl Inner {
             Some((tx, _)) => tx.clone(),
             None => {
                 let (tx, mut rx) = mpsc::channel(capacity);
-                if matches!(self.phase, Phase::Ended) || self.closing.send_done() {
+                // Made late (on a first send): closed if senders already fail.
+                if matches!(self.phase, Phase::Ended)
+                    || self.closing.send_done()
+                    || self.pushes.is_closed()
+                {
                     rx.close();
                 }
                 self.outgoing = Some((tx.clone(), rx));
@@ -593,8 +597,12 @@ impl Inner {
         true
     }
 
-    /// The fan-out push queue, for a new sender.
-    pub(crate) fn pushes(&self) -> Arc<PushQueue> {
+    /// The fan-out push queue, for a new sender: closed already if senders fail (a
+    /// handle taken after the close is closed at once).
+    pub(crate) fn pushes(&mut self) -> Arc<PushQueue> {
+        if matches!(self.phase, Phase::Ended) || self.closing.send_done() {
+            self.close_senders();
+        }
         self.pushes.clone()
     }
 

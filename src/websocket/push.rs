@@ -88,6 +88,11 @@ impl PushQueue {
         }
     }
 
+    /// Whether pushes fail (the connection is closing or gone).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
     /// Drops everything queued (a `close_now`, or the connection's end).
     pub(crate) fn clear(&self) {
         let dropped = std::mem::take(&mut self.lock().queue);
