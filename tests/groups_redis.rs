@@ -259,6 +259,8 @@ async fn a_message_over_the_limit_is_refused_with_a_clear_error() {
 
 #[tokio::test]
 async fn the_publish_queue_is_bounded() {
+    let logs = LogLines::default();
+    let _guard = tracing::subscriber::set_default(logs.clone());
     let redis = RedisServer::start();
     let (a, _rx) = layer(config(&redis, "t5").queue_capacity(4)).await;
     // Sends made without yielding to the publisher task fill its queue: the rest are
@@ -273,6 +275,13 @@ async fn the_publish_queue_is_bounded() {
     let accepted = results.iter().filter(|ok| **ok).count();
     assert!((4..50).contains(&accepted), "accepted {accepted}");
     assert_eq!(a.stats().refused_full, (50 - accepted) as u64);
+    // One warning for the burst, not one per refused send.
+    let lines = logs.lines();
+    let full = lines
+        .iter()
+        .filter(|l| l.contains("publish queue full"))
+        .count();
+    assert_eq!(full, 1, "{lines:#?}");
 }
 
 #[tokio::test]

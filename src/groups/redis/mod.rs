@@ -359,7 +359,7 @@ impl GroupLayer for RedisLayer {
         match queues.publish.try_send(out) {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => {
-                Counters::add(&counters.refused_full, 1);
+                shared.refused_full();
                 Err(LayerError::full())
             }
             Err(mpsc::error::TrySendError::Closed(_)) => Err(LayerError::closed()),

@@ -33,7 +33,14 @@ pub(super) struct Shared {
     /// The last `Wanted::generation` the control task has put in Redis.
     pub(super) synced: watch::Sender<u64>,
     pub(super) counters: Counters,
+    /// When the last "queue full" warning was logged (ms since `born`), so a flood of
+    /// refusals makes one line per interval, not one per send.
+    last_full_warning: AtomicU64,
+    born: Instant,
 }
+
+/// At most one "queue full" warning per this many milliseconds.
+const FULL_WARNING_EVERY_MS: u64 = 10_000;
 
 /// What this process wants Redis to hold for it. Bounded by the local members: one
 /// entry per group with a local member, one per local (group, member).
@@ -116,6 +123,8 @@ impl Shared {
             wanted: Mutex::new(Wanted::default()),
             synced: watch::Sender::new(0),
             counters: Counters::default(),
+            last_full_warning: AtomicU64::new(0),
+            born: Instant::now(),
         }
     }
 
@@ -150,6 +159,27 @@ impl Shared {
         } else {
             Counters::add(&self.counters.reconnects, 1);
             since.map(|t| t.elapsed())
+        }
+    }
+
+    /// A send was refused because the publisher's queue is full: logged at most once
+    /// per interval, with the running count.
+    pub(super) fn refused_full(&self) {
+        let total = self.counters.refused_full.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = u64::try_from(self.born.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = self.last_full_warning.load(Ordering::Relaxed);
+        let due = last == 0 || now.saturating_sub(last) >= FULL_WARNING_EVERY_MS;
+        if due
+            && self
+                .last_full_warning
+                .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                "redis group layer: publish queue full ({} sends); sends to other processes \
+                 are being dropped ({total} so far)",
+                self.config.queue_capacity
+            );
         }
     }
 
