@@ -354,6 +354,44 @@ async fn redis_down_then_back_reconnects_resubscribes_and_restores_presence() {
 }
 
 #[tokio::test]
+async fn a_layer_started_before_its_redis_connects_when_it_comes_up() {
+    let logs = LogLines::default();
+    let _guard = tracing::subscriber::set_default(logs.clone());
+    let mut redis = RedisServer::not_started();
+    let a = RedisLayer::new(config(&redis, "t8")).expect("config");
+    a.start(RemoteSink::from_fn(|_| {}));
+    a.presence_join("room", id(1), Some("early"));
+    let err = a.publish(&envelope(group("room"), "x", None)).unwrap_err();
+    assert!(err.is_unavailable(), "{err}");
+    assert!(!a.is_connected());
+    // Redis comes up only after the layer has tried and failed (and said so).
+    let deadline = Instant::now() + support::LIMIT;
+    while !logs.lines().iter().any(|l| l.contains("cannot reach")) {
+        assert!(Instant::now() < deadline, "no failed attempt logged");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    redis.restart();
+    within(a.connected()).await;
+    within(a.synced()).await;
+    let p = within(a.presence("room")).await.unwrap();
+    assert_eq!(p.members, Some(vec![(id(1), Some("early".to_owned()))]));
+    let lines = logs.lines();
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("WARN")).count(),
+        1,
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("INFO redis group layer: connected to")),
+        "{lines:#?}"
+    );
+    assert_eq!(a.stats().outages, 0, "not connected yet is not an outage");
+}
+
+#[tokio::test]
 async fn a_redis_that_stops_answering_is_noticed_and_nothing_hangs() {
     let redis = RedisServer::start();
     let (a, _a_rx) = layer(config(&redis, "t7")).await;

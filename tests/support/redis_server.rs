@@ -25,6 +25,15 @@ impl RedisServer {
         server
     }
 
+    /// A free port for a server that is not started yet ([`restart`](Self::restart)
+    /// starts it): for a client that comes up before its Redis.
+    pub fn not_started() -> RedisServer {
+        RedisServer {
+            port: free_port(),
+            child: None,
+        }
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }
