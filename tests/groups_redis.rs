@@ -259,8 +259,7 @@ async fn a_message_over_the_limit_is_refused_with_a_clear_error() {
 
 #[tokio::test]
 async fn the_publish_queue_is_bounded() {
-    let logs = LogLines::default();
-    let _guard = tracing::subscriber::set_default(logs.clone());
+    let logs = LogLines::start();
     let redis = RedisServer::start();
     let (a, _rx) = layer(config(&redis, "t5").queue_capacity(4)).await;
     // Sends made without yielding to the publisher task fill its queue: the rest are
@@ -286,10 +285,7 @@ async fn the_publish_queue_is_bounded() {
 
 #[tokio::test]
 async fn redis_down_then_back_reconnects_resubscribes_and_restores_presence() {
-    // The test runtime is single-threaded, so the layer's tasks log into this thread's
-    // subscriber.
-    let logs = LogLines::default();
-    let _guard = tracing::subscriber::set_default(logs.clone());
+    let logs = LogLines::start();
     let mut redis = RedisServer::start();
     let (a, _a_rx) = layer(config(&redis, "t6")).await;
     let (b, mut b_rx) = layer(config(&redis, "t6")).await;
@@ -355,8 +351,7 @@ async fn redis_down_then_back_reconnects_resubscribes_and_restores_presence() {
 
 #[tokio::test]
 async fn a_layer_started_before_its_redis_connects_when_it_comes_up() {
-    let logs = LogLines::default();
-    let _guard = tracing::subscriber::set_default(logs.clone());
+    let logs = LogLines::start();
     let mut redis = RedisServer::not_started();
     let a = RedisLayer::new(config(&redis, "t8")).expect("config");
     a.start(RemoteSink::from_fn(|_| {}));
@@ -429,17 +424,44 @@ async fn a_redis_that_stops_answering_is_noticed_and_nothing_hangs() {
     println!("a frozen redis-server was noticed after {noticed:?}");
 }
 
-/// A tracing subscriber that keeps each event as "LEVEL message".
-#[derive(Clone, Default)]
-struct LogLines(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+/// The log lines ("LEVEL message") of the current test: one global subscriber records
+/// every event with its thread, and a test (its runtime is single-threaded, so the
+/// layer's tasks run on its thread) reads those of its thread since it started.
+/// One global subscriber rather than one per test: tracing caches per call site whether
+/// anyone listens, and that cache races when tests on other threads have none.
+struct LogLines {
+    thread: std::thread::ThreadId,
+    from: usize,
+}
+
+static RECORDED: std::sync::Mutex<Vec<(std::thread::ThreadId, String)>> =
+    std::sync::Mutex::new(Vec::new());
 
 impl LogLines {
+    fn start() -> LogLines {
+        static INSTALL: std::sync::Once = std::sync::Once::new();
+        INSTALL.call_once(|| {
+            let _ = tracing::subscriber::set_global_default(Recorder);
+        });
+        LogLines {
+            thread: std::thread::current().id(),
+            from: RECORDED.lock().unwrap().len(),
+        }
+    }
+
     fn lines(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
+        let all = RECORDED.lock().unwrap();
+        all[self.from..]
+            .iter()
+            .filter(|(t, _)| *t == self.thread)
+            .map(|(_, l)| l.clone())
+            .collect()
     }
 }
 
-impl tracing::Subscriber for LogLines {
+struct Recorder;
+
+impl tracing::Subscriber for Recorder {
     fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
         true
     }
@@ -460,7 +482,8 @@ impl tracing::Subscriber for LogLines {
         let mut message = Message(String::new());
         event.record(&mut message);
         let line = format!("{} {}", event.metadata().level(), message.0);
-        self.0.lock().unwrap().push(line);
+        let thread = std::thread::current().id();
+        RECORDED.lock().unwrap().push((thread, line));
     }
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
