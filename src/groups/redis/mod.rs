@@ -66,7 +66,9 @@ use crate::view::BoxFuture;
 const QUERY_QUEUE: usize = 256;
 
 /// The Redis [`GroupLayer`]. Cheap to clone (the clones are one layer); the layer stops
-/// when the last clone and the registry holding it are dropped.
+/// when the last clone and the registry holding it are dropped, or at
+/// [`close`](Self::close). One layer serves one registry: a second
+/// [`start`](GroupLayer::start) is refused (logged), so build one layer per `Groups`.
 #[derive(Clone)]
 pub struct RedisLayer {
     inner: Arc<Inner>,
