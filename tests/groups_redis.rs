@@ -812,6 +812,16 @@ mod servers {
             let p = within(n.groups.presence("room")).await.expect("presence");
             assert_eq!(p.count, 2, "{p:?}");
         }
+        // Server 1 has no member of "room" left: it unsubscribed, the others did not.
+        within(nodes[1].layer.synced()).await;
+        assert_eq!(
+            redis.cli(&["PUBSUB", "NUMSUB", "s3:g:room"]),
+            "s3:g:room\n2"
+        );
+        assert_eq!(
+            redis.cli(&["PUBSUB", "NUMSUB", "s3:g:other"]),
+            "s3:g:other\n1"
+        );
     }
 
     #[tokio::test]
