@@ -4,15 +4,19 @@
 
 mod support;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use support::{next_data, send_text, start, within, Client, TestServer};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use wsview::groups::{Groups, Remote, SendReport, SlowPolicy};
+use wsview::groups::{
+    Envelope, GroupLayer, Groups, LayerError, Presence, Remote, RemoteSink, SendReport, SlowPolicy,
+    Target,
+};
 use wsview::{
-    blocking, handler_view, require_websocket, App, ConnectionId, Handler, HandlerContext,
-    HandlerError, Message, Opened, Request, Response, Settings,
+    blocking, handler_view, require_websocket, App, BoxFuture, ConnectionId, Handler,
+    HandlerContext, HandlerError, Message, Opened, Request, Response, Settings,
 };
 
 /// Joins `{room}` and tells the client its id; then reads until the peer closes.
@@ -391,8 +395,12 @@ async fn handlers_blocking_views_and_background_tasks_share_the_handle() {
 }
 
 #[tokio::test]
-async fn the_close_policy_closes_a_slow_member_with_1008() {
-    let groups = Groups::builder().slow_policy(SlowPolicy::Close).build();
+async fn the_close_policy_of_a_group_closes_a_slow_member_with_1008() {
+    // App-wide the default (drop); this group alone closes, set before it exists.
+    let groups = Groups::new();
+    groups.set_policy("strict", SlowPolicy::Close);
+    assert_eq!(groups.policy("strict"), SlowPolicy::Close);
+    assert_eq!(groups.policy("lenient"), SlowPolicy::Drop);
     let srv = start(app(groups.clone())).await;
     let (mut fast, _) = join(&srv, "/member/strict").await;
     let (mut slow, slow_id) = join(&srv, "/member/strict").await;
@@ -459,4 +467,186 @@ async fn the_wait_policy_delivers_late_in_order_within_its_backlog() {
     assert_eq!(text(&mut slow).await, "caught up");
     hang_up(slow).await;
     srv.stop().await;
+}
+
+/// A cross-registry layer in this process: what one registry publishes, the other
+/// delivers (a real implementation of the trait, over a shared list instead of Redis).
+#[derive(Clone, Default)]
+struct Bus {
+    state: Arc<Mutex<BusState>>,
+}
+
+#[derive(Default)]
+struct BusState {
+    sinks: [Option<RemoteSink>; 2],
+    subscribed: Vec<(usize, String)>,
+    present: Vec<(String, ConnectionId, Option<String>)>,
+    refuse: bool,
+}
+
+struct Side {
+    bus: Bus,
+    me: usize,
+}
+
+impl Side {
+    fn state(&self) -> std::sync::MutexGuard<'_, BusState> {
+        self.bus.state.lock().expect("bus lock")
+    }
+}
+
+impl GroupLayer for Side {
+    fn start(&self, sink: RemoteSink) {
+        self.state().sinks[self.me] = Some(sink);
+    }
+    fn subscribe(&self, group: &str) {
+        self.state().subscribed.push((self.me, group.to_owned()));
+    }
+    fn unsubscribe(&self, group: &str) {
+        let me = self.me;
+        self.state()
+            .subscribed
+            .retain(|(side, g)| !(*side == me && g == group));
+    }
+    fn publish(&self, envelope: &Envelope) -> Result<(), LayerError> {
+        let (sink, subscribed) = {
+            let state = self.state();
+            if state.refuse {
+                return Err(LayerError::full());
+            }
+            let other = 1 - self.me;
+            let subscribed = match &envelope.target {
+                Target::All => true,
+                Target::Group(g) => state.subscribed.contains(&(other, g.clone())),
+            };
+            (state.sinks[other].clone(), subscribed)
+        };
+        if let (Some(sink), true) = (sink, subscribed) {
+            sink.deliver(envelope.clone());
+        }
+        Ok(())
+    }
+    fn presence_join(&self, group: &str, id: ConnectionId, name: Option<&str>) {
+        self.state()
+            .present
+            .push((group.to_owned(), id, name.map(str::to_owned)));
+    }
+    fn presence_leave(&self, group: &str, id: ConnectionId) {
+        self.state()
+            .present
+            .retain(|(g, i, _)| !(g == group && *i == id));
+    }
+    fn presence(&self, group: &str) -> BoxFuture<'static, Result<Presence, LayerError>> {
+        let members: Vec<_> = self
+            .state()
+            .present
+            .iter()
+            .filter(|(g, _, _)| g == group)
+            .map(|(_, id, name)| (*id, name.clone()))
+            .collect();
+        Box::pin(async move {
+            Ok(Presence {
+                count: members.len(),
+                members: Some(members),
+            })
+        })
+    }
+}
+
+/// Joins `{room}` by name; reads until the peer closes.
+async fn named(mut req: Request) -> Response {
+    let groups = req.state::<Groups>().cloned().expect("groups in state");
+    let room = req.param("room").unwrap_or_default().to_owned();
+    let name = req.query("name").unwrap_or_default();
+    let Some(ws) = req.websocket() else {
+        return Response::empty();
+    };
+    if ws.accept().await.is_err() {
+        return Response::empty();
+    }
+    groups.add_named(&room, &ws.sender(), &name);
+    if ws.send(format!("in {}", ws.id().to_u128())).await.is_err() {
+        return Response::empty();
+    }
+    while ws.wait().await.is_some() {}
+    Response::empty()
+}
+
+#[tokio::test]
+async fn a_layer_carries_sends_between_registries() {
+    let bus = Bus::default();
+    let layered = |me: usize| {
+        Groups::builder()
+            .layer(Side {
+                bus: bus.clone(),
+                me,
+            })
+            .build()
+    };
+    let (ga, gb) = (layered(0), layered(1));
+    let serve = |g: &Groups| {
+        App::new()
+            .state(g.clone())
+            .route("/named/{room}", require_websocket(named))
+    };
+    let (sa, sb) = (start(serve(&ga)).await, start(serve(&gb)).await);
+    let (mut a1, _) = join(&sa, "/named/room?name=a1").await;
+    let (mut b1, id_b1) = join(&sb, "/named/room?name=b1").await;
+    let (mut b2, _) = join(&sb, "/named/other?name=b2").await;
+
+    // A send on A reaches A's member here and B's through the layer, not B's other room.
+    let r = ga.send("room", "across");
+    assert_eq!((r.reached, r.remote), (1, Remote::Published));
+    assert_eq!(text(&mut a1).await, "across");
+    assert_eq!(text(&mut b1).await, "across");
+    // `except` holds wherever the member lives.
+    ga.send_except("room", id_b1, "not b1");
+    assert_eq!(text(&mut a1).await, "not b1");
+    // A broadcast from B reaches everyone on both.
+    gb.broadcast("all");
+    for ws in [&mut a1, &mut b1, &mut b2] {
+        assert_eq!(text(ws).await, "all");
+    }
+    // Remote deliveries count in the receiving registry's snapshot.
+    let snap = gb.snapshot();
+    assert_eq!(snap.group("room").map(|s| s.reached), Some(1));
+
+    // Presence comes from the layer: both processes' members, with names.
+    let p = ga.presence("room").await.expect("presence");
+    assert_eq!(p.count, 2);
+    let mut names: Vec<_> = p
+        .members
+        .expect("names")
+        .into_iter()
+        .filter_map(|(_, n)| n)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["a1", "b1"]);
+
+    // A refused publish reaches no other process and is counted.
+    bus.state.lock().expect("bus").refuse = true;
+    let r = ga.send("room", "local only");
+    assert_eq!((r.reached, r.remote), (1, Remote::Failed));
+    assert_eq!(ga.snapshot().total.remote_failed, 1);
+    assert_eq!(text(&mut a1).await, "local only");
+    bus.state.lock().expect("bus").refuse = false;
+
+    // The last member out of a group unsubscribes its process.
+    hang_up(b1).await;
+    until(&gb, |g| g.members("room") == 0).await;
+    let subscribed = bus.state.lock().expect("bus").subscribed.clone();
+    assert!(
+        !subscribed.contains(&(1, "room".to_owned())),
+        "{subscribed:?}"
+    );
+    assert!(subscribed.contains(&(0, "room".to_owned())));
+    assert_eq!(ga.presence("room").await.expect("presence").count, 1);
+    // And sends from A no longer go to B's process for that group.
+    ga.send("room", "after");
+    assert_eq!(text(&mut a1).await, "after");
+    for ws in [a1, b2] {
+        hang_up(ws).await;
+    }
+    sa.stop().await;
+    sb.stop().await;
 }

@@ -67,7 +67,20 @@ pub struct Groups {
 }
 
 /// Builds a [`Groups`] with an app-wide slow-member policy and a cross-process layer.
+///
+/// ```
+/// use std::time::Duration;
+/// use wsview::groups::{Groups, SlowPolicy};
+///
+/// let groups = Groups::builder()
+///     .slow_policy(SlowPolicy::Wait { timeout: Duration::from_millis(200), backlog: 32 })
+///     .build();
+/// groups.set_policy("tickers", SlowPolicy::Drop); // this group drops instead
+/// assert_eq!(groups.policy("tickers"), SlowPolicy::Drop);
+/// assert!(matches!(groups.policy("chat"), SlowPolicy::Wait { .. }));
+/// ```
 #[derive(Default)]
+#[must_use = "a builder does nothing until `build`"]
 pub struct GroupsBuilder {
     policy: SlowPolicy,
     layer: Option<Arc<dyn GroupLayer>>,
@@ -604,7 +617,7 @@ impl Registry {
         except: Option<ConnectionId>,
         message: Message,
     ) -> SendReport {
-        let mut report = self.deliver_local(&target, except, &message);
+        let (mut report, counters) = self.deliver_local(&target, except, &message);
         if let Some(layer) = &self.layer {
             let envelope = Envelope {
                 target,
@@ -616,45 +629,40 @@ impl Registry {
                 Ok(()) => Remote::Published,
                 Err(e) => {
                     tracing::debug!(error = %e, "group layer refused a send");
-                    self.count_remote_failed(&envelope.target);
                     Remote::Failed
                 }
             };
         }
+        self.record(&report, counters.as_deref());
         report
     }
 
-    /// The local part was recorded before the layer was asked: count its refusal now,
-    /// in the totals and the group's counts.
-    fn count_remote_failed(&self, target: &Target) {
-        let failed = SendReport {
-            remote: Remote::Failed,
-            ..SendReport::default()
-        };
-        if let Target::Group(name) = target {
-            let group = lock(&self.state).groups.get(name.as_str()).cloned();
-            if let Some(group) = group {
-                group.counters.record(&failed, 0);
-            }
+    /// Adds a send's counts to its group's and to the totals.
+    fn record(&self, report: &SendReport, group: Option<&Counters>) {
+        if let Some(group) = group {
+            group.record(report, 1);
         }
-        self.totals.record(&failed, 0);
+        self.totals.record(report, 1);
     }
 
+    /// An envelope from another process (the layer filters out this process's own; no
+    /// second check here, so that two registries in one process can share a layer).
     fn deliver_remote(self: &Arc<Self>, envelope: Envelope) {
-        if envelope.origin == self.node {
-            return; // a layer never re-delivers our own, but be sure
-        }
-        self.deliver_local(&envelope.target, envelope.except, &envelope.message);
+        let (report, counters) =
+            self.deliver_local(&envelope.target, envelope.except, &envelope.message);
+        self.record(&report, counters.as_deref());
     }
 
-    /// Pushes the message to every local member targeted; records the counts.
+    /// Pushes the message to every local member targeted. Returns what it did and the
+    /// group's counters, for the caller to record once the remote outcome is known too.
     fn deliver_local(
         self: &Arc<Self>,
         target: &Target,
         except: Option<ConnectionId>,
         message: &Message,
-    ) -> SendReport {
+    ) -> (SendReport, Option<Arc<Counters>>) {
         let mut report = SendReport::default();
+        let mut counters = None;
         match target {
             Target::Group(name) => {
                 let group = lock(&self.state).groups.get(name.as_str()).cloned();
@@ -674,7 +682,7 @@ impl Registry {
                             }
                         }
                     }
-                    group.counters.record(&report, 1);
+                    counters = Some(group.counters.clone());
                 }
             }
             Target::All => {
@@ -686,8 +694,7 @@ impl Registry {
                 }
             }
         }
-        self.totals.record(&report, 1);
-        report
+        (report, counters)
     }
 
     /// One member, one message: a queue push, or the policy when the queue is full.
