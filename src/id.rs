@@ -49,11 +49,17 @@ impl ConnectionId {
         NodeId((self.0 >> 64) as u64)
     }
 
-    /// A new id, never given before by this process.
-    pub(crate) fn next() -> Self {
+    /// A new id's counter part, never given before by this process; the id is
+    /// [`local`](Self::local)`(counter)`. (Connections store only the counter: 8 bytes
+    /// instead of 16, in every connection.)
+    pub(crate) fn next_counter() -> u64 {
         static COUNTER: AtomicU64 = AtomicU64::new(1);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        ConnectionId((u128::from(NodeId::local().0) << 64) | u128::from(n))
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The id this process made with `counter`.
+    pub(crate) fn local(counter: u64) -> Self {
+        ConnectionId((u128::from(NodeId::local().0) << 64) | u128::from(counter))
     }
 }
 
@@ -128,8 +134,8 @@ mod tests {
 
     #[test]
     fn ids_are_unique_and_carry_the_node() {
-        let a = ConnectionId::next();
-        let b = ConnectionId::next();
+        let a = ConnectionId::local(ConnectionId::next_counter());
+        let b = ConnectionId::local(ConnectionId::next_counter());
         assert_ne!(a, b);
         assert_eq!(a.node(), NodeId::local());
         assert_eq!(b.to_string().parse::<ConnectionId>(), Ok(b));

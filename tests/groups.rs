@@ -12,7 +12,7 @@ use support::{next_data, send_text, start, within, Client, TestServer};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use wsview::groups::{
     Envelope, GroupLayer, Groups, LayerError, Presence, Remote, RemoteSink, SendReport, SlowPolicy,
-    Target,
+    Target, TrackAll,
 };
 use wsview::{
     blocking, handler_view, require_websocket, App, BoxFuture, ConnectionId, Handler,
@@ -649,4 +649,45 @@ async fn a_layer_carries_sends_between_registries() {
     }
     sa.stop().await;
     sb.stop().await;
+}
+
+/// Echoes until the peer closes; knows nothing of groups.
+async fn plain_echo(mut req: Request) -> Response {
+    let Some(ws) = req.websocket() else {
+        return Response::empty();
+    };
+    while let Some(msg) = ws.wait().await {
+        if ws.send(msg).await.is_err() {
+            break;
+        }
+    }
+    Response::empty()
+}
+
+#[tokio::test]
+async fn track_all_makes_broadcast_reach_every_connection() {
+    let groups = Groups::new();
+    let srv = start(
+        App::new()
+            .middleware(TrackAll::new(&groups))
+            .route("/echo", require_websocket(plain_echo)),
+    )
+    .await;
+    let mut a = srv.connect("/echo").await;
+    let mut b = srv.connect("/echo").await;
+    // The echo proves each view runs (and so each connection was tracked).
+    for ws in [&mut a, &mut b] {
+        send_text(ws, "ping").await;
+        assert_eq!(text(ws).await, "ping");
+    }
+    assert_eq!(groups.connections(), 2);
+    assert!(groups.group_names().is_empty());
+    assert_eq!(groups.broadcast("to every connection"), report(2));
+    for ws in [&mut a, &mut b] {
+        assert_eq!(text(ws).await, "to every connection");
+    }
+    hang_up(a).await;
+    hang_up(b).await;
+    until(&groups, |g| g.connections() == 0).await;
+    srv.stop().await;
 }

@@ -20,9 +20,11 @@ mod policy;
 pub mod redis;
 mod registry;
 mod report;
+mod track;
 
 pub use crate::id::{ConnectionId, NodeId};
 pub use layer::{Envelope, GroupLayer, LayerError, Presence, RemoteSink, Target};
 pub use policy::SlowPolicy;
 pub use registry::{Groups, GroupsBuilder, Membership};
 pub use report::{Remote, SendReport, Snapshot, Stats};
+pub use track::TrackAll;

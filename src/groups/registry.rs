@@ -250,7 +250,8 @@ impl Groups {
     }
 
     /// Makes the connection known to [`broadcast`](Self::broadcast) without adding it to
-    /// a group (adding does this too). Forgotten when the connection ends.
+    /// a group (adding does this too). Forgotten when the connection ends. The
+    /// [`TrackAll`](super::TrackAll) middleware does it for every connection.
     pub fn track(&self, sender: &WebSocketSender) {
         self.inner.track(sender);
     }

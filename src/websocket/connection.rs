@@ -34,20 +34,13 @@ pub(crate) enum Outgoing {
 
 /// State shared by the view's `WebSocket`, the connection task and the server.
 pub(crate) struct Shared {
-    id: ConnectionId,
+    /// The counter part of the connection's id (the node part is the process's).
+    id: u64,
     inner: Mutex<Inner>,
-    /// The `on_end` callbacks, under their own lock: they run after `inner`'s is
-    /// released.
-    hooks: Mutex<Hooks>,
 }
 
 /// A callback run once when the connection ends.
 pub(crate) type EndHook = Box<dyn FnOnce(ConnectionId) + Send>;
-
-enum Hooks {
-    Waiting(Vec<EndHook>),
-    Ran,
-}
 
 /// The lock on a connection's state. Dropping it releases the lock, then runs the
 /// `on_end` callbacks if the connection ended while it was held.
@@ -73,13 +66,20 @@ impl DerefMut for Locked<'_> {
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
-        let ended = self
-            .inner
-            .as_mut()
-            .is_some_and(|inner| std::mem::take(&mut inner.end_due));
+        let due = match self.inner.as_mut() {
+            Some(inner) if inner.end_due => {
+                inner.end_due = false;
+                inner
+                    .end_hooks
+                    .take()
+                    .map(|hooks| *hooks)
+                    .unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
         self.inner = None; // unlock first
-        if ended {
-            self.shared.run_end_hooks();
+        for hook in due {
+            self.shared.run_end_hook(hook);
         }
     }
 }
@@ -251,11 +251,17 @@ pub(crate) struct Inner {
     /// Fan-out pushes (groups), drained after the channel in the same round.
     pushes: Arc<PushQueue>,
     shutdown: bool,
-    /// A sender's `close_now` before the connection was open: applied once it is.
-    close_now: Option<(CloseCode, String)>,
+    /// A sender's `close_now` before the connection was open: applied once it is
+    /// (boxed: rare, and every connection carries the slot).
+    close_now: Option<Box<(CloseCode, String)>>,
+    /// The `on_end` callbacks; they run once the lock is released (see [`Locked`]).
+    /// Boxed: most connections have none, and this slot is in every one (8 bytes
+    /// instead of a `Vec`'s 24).
+    #[allow(clippy::box_collection)]
+    end_hooks: Option<Box<Vec<EndHook>>>,
     /// The connection ended and its `on_end` callbacks are still to run.
     end_due: bool,
-    /// The connection has ended (`end_due` was set once).
+    /// The connection has ended (`end_due` was set once); `on_end` runs at once now.
     ended: bool,
     sender_capacity: usize,
 }
@@ -315,8 +321,7 @@ impl Shared {
         settings: &Settings,
     ) -> Arc<Self> {
         Arc::new(Shared {
-            id: ConnectionId::next(),
-            hooks: Mutex::new(Hooks::Waiting(Vec::new())),
+            id: ConnectionId::next_counter(),
             inner: Mutex::new(Inner {
                 phase: Phase::Pending { reply, on_upgrade },
                 inbound: Inbound::new(settings.max_queued_messages, settings.max_queued_bytes),
@@ -335,6 +340,7 @@ impl Shared {
                 pushes: Arc::new(PushQueue::new(settings.sender_capacity)),
                 shutdown: false,
                 close_now: None,
+                end_hooks: None,
                 end_due: false,
                 ended: false,
                 sender_capacity: settings.sender_capacity.max(1),
@@ -352,39 +358,30 @@ impl Shared {
     }
 
     pub(crate) fn id(&self) -> ConnectionId {
-        self.id
+        ConnectionId::local(self.id)
     }
 
-    fn hooks(&self) -> MutexGuard<'_, Hooks> {
-        self.hooks.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Runs `hook` once the connection has ended, or now if it has.
+    /// Runs `hook` once the connection has ended, or now if it has. (Once `ended` is
+    /// seen under the lock, the callbacks registered before were taken by the guard
+    /// that saw the end, so each runs exactly once.)
     pub(crate) fn on_end(&self, hook: EndHook) {
-        let mut hooks = self.hooks();
-        match &mut *hooks {
-            Hooks::Waiting(waiting) => waiting.push(hook),
-            Hooks::Ran => {
-                drop(hooks);
-                hook(self.id);
-            }
+        let mut inner = self.lock();
+        if inner.ended {
+            drop(inner);
+            self.run_end_hook(hook);
+        } else {
+            inner.end_hooks.get_or_insert_with(Box::default).push(hook);
         }
     }
 
-    fn run_end_hooks(&self) {
-        let due = match std::mem::replace(&mut *self.hooks(), Hooks::Ran) {
-            Hooks::Waiting(due) => due,
-            Hooks::Ran => Vec::new(),
-        };
-        for hook in due {
-            // One callback's panic must not keep the others from running.
-            let run = std::panic::AssertUnwindSafe(|| hook(self.id));
-            if let Err(panic) = std::panic::catch_unwind(run) {
-                tracing::error!(
-                    panic = %crate::panic::panic_text(&panic),
-                    "a websocket on_end callback panicked"
-                );
-            }
+    fn run_end_hook(&self, hook: EndHook) {
+        // One callback's panic must not keep the others from running.
+        let run = std::panic::AssertUnwindSafe(|| hook(self.id()));
+        if let Err(panic) = std::panic::catch_unwind(run) {
+            tracing::error!(
+                panic = %crate::panic::panic_text(&panic),
+                "a websocket on_end callback panicked"
+            );
         }
     }
 }
@@ -591,7 +588,7 @@ impl Inner {
         if matches!(self.phase, Phase::Open(_)) {
             self.queue_close(code, reason);
         } else {
-            self.close_now = Some((code, reason.to_owned()));
+            self.close_now = Some(Box::new((code, reason.to_owned())));
         }
         self.poke();
         true
@@ -877,10 +874,11 @@ impl Inner {
                 },
             }
         }
-        if let (Some((code, reason)), Phase::Open(_)) = (&self.close_now, &self.phase) {
-            let (code, reason) = (*code, reason.clone());
-            self.close_now = None;
-            self.queue_close(code, &reason);
+        if matches!(self.phase, Phase::Open(_)) {
+            if let Some(close) = self.close_now.take() {
+                let (code, reason) = *close;
+                self.queue_close(code, &reason);
+            }
         }
         if self.shutdown && !self.closing.read_done() {
             self.queue_close(CloseCode::Away, "server shutting down");
