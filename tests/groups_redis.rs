@@ -330,6 +330,9 @@ async fn redis_down_then_back_reconnects_resubscribes_and_restores_presence() {
     let stats = a.stats();
     assert_eq!((stats.outages, stats.reconnects), (1, 1));
     assert!(stats.refused_unavailable >= 1);
+    let text = stats.to_string();
+    assert!(text.contains("\nwsview_redis_outages_total 1\n"), "{text}");
+    assert!(text.contains("\nwsview_redis_connected 1\n"), "{text}");
 
     let lines = logs.lines();
     let count = |what: &str| lines.iter().filter(|l| l.contains(what)).count();

@@ -121,6 +121,37 @@ pub struct RedisStats {
     pub reconnects: u64,
 }
 
+/// Prometheus text exposition, beside [`Snapshot`](crate::groups::Snapshot)'s:
+/// `wsview_redis_connected` (gauge) and one `wsview_redis_*_total` counter per field.
+///
+/// ```
+/// let text = wsview::groups::redis::RedisStats::default().to_string();
+/// assert!(text.contains("# TYPE wsview_redis_published_total counter"));
+/// assert!(text.contains("wsview_redis_connected 0"));
+/// ```
+impl std::fmt::Display for RedisStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "# TYPE wsview_redis_connected gauge")?;
+        writeln!(f, "wsview_redis_connected {}", u8::from(self.connected))?;
+        let counters = [
+            ("published", self.published),
+            ("refused_unavailable", self.refused_unavailable),
+            ("refused_full", self.refused_full),
+            ("refused_too_large", self.refused_too_large),
+            ("lost_in_flight", self.lost_in_flight),
+            ("received", self.received),
+            ("malformed", self.malformed),
+            ("outages", self.outages),
+            ("reconnects", self.reconnects),
+        ];
+        for (name, value) in counters {
+            writeln!(f, "# TYPE wsview_redis_{name}_total counter")?;
+            writeln!(f, "wsview_redis_{name}_total {value}")?;
+        }
+        Ok(())
+    }
+}
+
 impl RedisLayer {
     /// A layer with this config. Nothing connects until the layer is attached to a
     /// registry (which calls [`GroupLayer::start`]); a Redis that is down then is
