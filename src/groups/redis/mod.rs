@@ -1,6 +1,6 @@
 //! Groups across processes through Redis (cargo feature `redis`).
 //!
-//! A [`RedisLayer`] given to [`Groups`](crate::groups) makes a group send reach the
+//! A [`RedisLayer`] given to [`Groups`](crate::groups::Groups) makes a group send reach the
 //! members of that group on every process that uses the same Redis and key prefix:
 //!
 //! - **one PUBLISH per send**, whatever the number of members, on the group's channel
@@ -26,13 +26,21 @@
 //!
 //! ```no_run
 //! use wsview::groups::redis::{RedisConfig, RedisLayer};
+//! use wsview::groups::Groups;
 //!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // From `WSVIEW_REDIS_URL=redis://HOST:PORT[/DB]` (and `WSVIEW_REDIS_PREFIX`)...
-//! let from_env: Option<RedisLayer> = RedisLayer::from_env()?;
-//! // ...or in code.
+//! let groups = match RedisLayer::from_env()? {
+//!     Some(layer) => Groups::builder().layer(layer).build(),
+//!     None => Groups::new(), // this process only
+//! };
+//! // ...or in code, keeping a clone for its stats and a clean close.
 //! let layer = RedisLayer::new(RedisConfig::new("redis://127.0.0.1:6379").prefix("chat"))?;
-//! # let _ = (from_env, layer);
+//! let shared = Groups::builder().layer(layer.clone()).build();
+//! shared.send("lobby", "to the lobby's members on every process");
+//! println!("{}", layer.stats());
+//! layer.close().await;
+//! # let _ = groups;
 //! # Ok(())
 //! # }
 //! ```
