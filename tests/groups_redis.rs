@@ -188,7 +188,7 @@ async fn presence_across_layers_with_names_and_a_count_for_large_groups() {
     b.presence_join("room", id(2), None);
     b.presence_join("room", id(3), Some("bob:the builder"));
     within(b.synced()).await;
-    // a's join is not awaited: a query flushes this process's changes first.
+    // a's own join is not awaited: a query flushes this process's changes first.
     let p = within(a.presence("room")).await.unwrap();
     assert_eq!(p.count, 3);
     let mut members = p.members.expect("small group: listed");
@@ -210,6 +210,8 @@ async fn presence_across_layers_with_names_and_a_count_for_large_groups() {
     for n in 10..13 {
         a.presence_join("room", id(n), None);
     }
+    // Another process's changes count once they are in Redis.
+    within(a.synced()).await;
     let p = within(b.presence("room")).await.unwrap();
     assert_eq!((p.count, p.members), (5, None));
 
@@ -792,6 +794,7 @@ mod servers {
         let bob = join(&nodes[1], "room", "bob").await;
         let _cy = join(&nodes[2], "room", "cy").await;
         let _elsewhere = join(&nodes[2], "other", "dan").await;
+        synced(&[&nodes[0], &nodes[1], &nodes[2]]).await;
         for n in &nodes {
             let p = within(n.groups.presence("room")).await.expect("presence");
             assert_eq!(p.count, 3);
@@ -811,12 +814,12 @@ mod servers {
             assert!(Instant::now() < deadline, "server never saw bob leave");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        within(nodes[1].layer.synced()).await;
         for n in &nodes {
             let p = within(n.groups.presence("room")).await.expect("presence");
             assert_eq!(p.count, 2, "{p:?}");
         }
         // Server 1 has no member of "room" left: it unsubscribed, the others did not.
-        within(nodes[1].layer.synced()).await;
         assert_eq!(
             redis.cli(&["PUBSUB", "NUMSUB", "s3:g:room"]),
             "s3:g:room\n2"
