@@ -12,8 +12,8 @@
 //!   channel), so a process never receives sends for groups it has no member of;
 //! - **presence**: each group has a sorted set (`PREFIX:p:GROUP`) of its members across
 //!   processes, each entry refreshed every [heartbeat](RedisConfig::heartbeat); the
-//!   entries of a process that dies without cleaning up stop counting at most
-//!   [`presence_ttl`](RedisConfig::presence_ttl) after its last refresh;
+//!   entries of a process that dies without cleaning up stop counting
+//!   [`presence_ttl`](RedisConfig::presence_ttl) after its last refresh reached Redis;
 //! - **faults**: while Redis is unreachable, local delivery goes on, sends to other
 //!   processes are refused at once (counted as dropped), the layer reconnects with
 //!   backoff, then resubscribes and puts its presence entries back; the outage and the
