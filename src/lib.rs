@@ -169,3 +169,8 @@ struct ArchitectureDoc;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/CONTRACT-CHANGES.md")]
 struct ContractChangesDoc;
+
+// Compiled only with the feature it documents (`scripts/test` runs it with `--features redis`).
+#[cfg(all(doctest, feature = "redis"))]
+#[doc = include_str!("../docs/groups-redis.md")]
+struct GroupsRedisDoc;
