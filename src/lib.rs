@@ -65,6 +65,7 @@ pub mod api_socket;
 mod app;
 pub mod blocking;
 mod connection;
+pub mod engine;
 mod error;
 mod handler;
 pub mod handshake;
