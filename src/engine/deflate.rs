@@ -259,7 +259,7 @@ fn inflate_into(
             }
             // Double, from a guess at the ratio, never past the limit.
             let want = out.len().max(input.len() * 4).max(1024);
-            out.reserve_exact(want.min(limit + 1 - out.len()));
+            out.reserve_exact(want.min(limit.saturating_add(1) - out.len()));
         }
         let (in0, out0) = (state.total_in(), state.total_out());
         let status = state
