@@ -70,7 +70,7 @@ async fn main() -> std::io::Result<()> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8000".to_owned());
-    let mut settings = Settings::from_env();
+    let mut settings = Settings::from_env()?;
     settings.max_message_size = settings.max_message_size.max(16 << 20);
     settings.max_frame_size = settings.max_frame_size.max(16 << 20);
     let server = app(settings).bind(addr.as_str()).await?;

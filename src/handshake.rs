@@ -2,8 +2,9 @@
 //!
 //! [`WebSocketMiddleware`](crate::WebSocketMiddleware) validates every
 //! request whose `Upgrade` header names `websocket`; a failure becomes a 400 (or a 426
-//! for an unsupported `Sec-WebSocket-Version`) whose body is the error's message.
-//! Nothing a client sends can make these functions panic.
+//! for an unsupported `Sec-WebSocket-Version`, a 403 for a refused origin) whose body is
+//! the rejection's message and which carries the [`HandshakeRejection`] as an
+//! extension. Nothing a client sends can make these functions panic.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -14,10 +15,33 @@ use sha1::{Digest, Sha1};
 /// The GUID RFC 6455 §1.3 appends to the client's key.
 const WS_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-/// Why an upgrade request was refused.
+/// Why [`WebSocketMiddleware`](crate::WebSocketMiddleware) refused an upgrade request.
+/// The refusal response carries it, for middleware that log or count refusals:
+///
+/// ```
+/// use wsview::{BoxFuture, HandshakeRejection, Middleware, Next, Request, Response};
+///
+/// struct LogRefusals;
+///
+/// impl Middleware for LogRefusals {
+///     fn call(&self, req: Request, next: Next) -> BoxFuture<'static, Response> {
+///         Box::pin(async move {
+///             let resp = next.run(req).await;
+///             if let Some(why) = resp.extensions().get::<HandshakeRejection>() {
+///                 eprintln!("refused a websocket ({}): {why}", why.status());
+///             }
+///             resp
+///         })
+///     }
+/// }
+/// # let _ = wsview::App::new().middleware(LogRefusals).middleware(wsview::WebSocketMiddleware);
+/// ```
+///
+/// (The middleware that sees it runs before [`WebSocketMiddleware`](crate::WebSocketMiddleware),
+/// so add both, in that order.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum HandshakeError {
+pub enum HandshakeRejection {
     /// The method was not `GET`.
     MethodNotGet,
     /// The request came over HTTP/1.0 or older.
@@ -36,44 +60,50 @@ pub enum HandshakeError {
     InvalidHeader(&'static str),
     /// The `Origin` is not in [`Settings::allowed_origins`](crate::Settings::allowed_origins).
     OriginNotAllowed,
+    /// The request is valid but its HTTP connection cannot be upgraded (it did not come
+    /// from a hyper connection served with upgrades).
+    NotUpgradable,
 }
 
-impl HandshakeError {
+impl HandshakeRejection {
     /// The status the handshake is refused with: 426 for a version mismatch, 403 for a
     /// refused origin, 400 for everything else.
     pub fn status(&self) -> StatusCode {
         match self {
-            HandshakeError::UnsupportedVersion => StatusCode::UPGRADE_REQUIRED,
-            HandshakeError::OriginNotAllowed => StatusCode::FORBIDDEN,
+            HandshakeRejection::UnsupportedVersion => StatusCode::UPGRADE_REQUIRED,
+            HandshakeRejection::OriginNotAllowed => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         }
     }
 }
 
-impl std::fmt::Display for HandshakeError {
+impl std::fmt::Display for HandshakeRejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let text = match self {
-            HandshakeError::MethodNotGet => "WebSocket upgrade requires the GET method",
-            HandshakeError::HttpVersionTooOld => "WebSocket upgrade requires HTTP/1.1",
-            HandshakeError::ConnectionNotUpgrade => {
+            HandshakeRejection::MethodNotGet => "WebSocket upgrade requires the GET method",
+            HandshakeRejection::HttpVersionTooOld => "WebSocket upgrade requires HTTP/1.1",
+            HandshakeRejection::ConnectionNotUpgrade => {
                 "WebSocket upgrade requires `Connection: upgrade`"
             }
-            HandshakeError::MissingHost => "WebSocket upgrade requires a Host header",
-            HandshakeError::MissingKey => "missing Sec-WebSocket-Key header",
-            HandshakeError::InvalidKey => {
+            HandshakeRejection::MissingHost => "WebSocket upgrade requires a Host header",
+            HandshakeRejection::MissingKey => "missing Sec-WebSocket-Key header",
+            HandshakeRejection::InvalidKey => {
                 "Sec-WebSocket-Key must be the base64 encoding of 16 bytes"
             }
-            HandshakeError::UnsupportedVersion => "unsupported Sec-WebSocket-Version; use 13",
-            HandshakeError::InvalidHeader(name) => {
+            HandshakeRejection::UnsupportedVersion => "unsupported Sec-WebSocket-Version; use 13",
+            HandshakeRejection::InvalidHeader(name) => {
                 return write!(f, "the {name} header is not valid text")
             }
-            HandshakeError::OriginNotAllowed => "origin not allowed",
+            HandshakeRejection::OriginNotAllowed => "origin not allowed",
+            HandshakeRejection::NotUpgradable => {
+                "This connection cannot be upgraded to a WebSocket."
+            }
         };
         f.write_str(text)
     }
 }
 
-impl std::error::Error for HandshakeError {}
+impl std::error::Error for HandshakeRejection {}
 
 /// A validated upgrade request: what the 101 reply needs.
 #[derive(Debug, Clone)]
@@ -86,7 +116,7 @@ pub(crate) struct Handshake {
 
 /// Whether the request asks for a WebSocket: its `Upgrade` header carries the token
 /// `websocket`, in any case.
-pub fn is_upgrade_request(headers: &HeaderMap) -> bool {
+pub(crate) fn is_upgrade_request(headers: &HeaderMap) -> bool {
     has_token(headers, &header::UPGRADE, "websocket")
 }
 
@@ -96,44 +126,44 @@ pub(crate) fn validate(
     version: Version,
     headers: &HeaderMap,
     allowed_origins: Option<&[String]>,
-) -> Result<Handshake, HandshakeError> {
+) -> Result<Handshake, HandshakeRejection> {
     if method != Method::GET {
-        return Err(HandshakeError::MethodNotGet);
+        return Err(HandshakeRejection::MethodNotGet);
     }
     if version < Version::HTTP_11 {
-        return Err(HandshakeError::HttpVersionTooOld);
+        return Err(HandshakeRejection::HttpVersionTooOld);
     }
     if !has_token(headers, &header::CONNECTION, "upgrade") {
-        return Err(HandshakeError::ConnectionNotUpgrade);
+        return Err(HandshakeRejection::ConnectionNotUpgrade);
     }
     if !headers.contains_key(header::HOST) {
-        return Err(HandshakeError::MissingHost);
+        return Err(HandshakeRejection::MissingHost);
     }
     let mut keys = headers.get_all(header::SEC_WEBSOCKET_KEY).iter();
-    let key = keys.next().ok_or(HandshakeError::MissingKey)?;
+    let key = keys.next().ok_or(HandshakeRejection::MissingKey)?;
     if keys.next().is_some() {
-        return Err(HandshakeError::InvalidKey);
+        return Err(HandshakeRejection::InvalidKey);
     }
     let key = key.as_bytes().trim_ascii();
     match BASE64.decode(key) {
         Ok(raw) if raw.len() == 16 => {}
-        _ => return Err(HandshakeError::InvalidKey),
+        _ => return Err(HandshakeRejection::InvalidKey),
     }
     let mut versions = headers.get_all(header::SEC_WEBSOCKET_VERSION).iter();
     match (versions.next(), versions.next()) {
         (Some(v), None) if v.as_bytes().trim_ascii() == b"13" => {}
-        _ => return Err(HandshakeError::UnsupportedVersion),
+        _ => return Err(HandshakeRejection::UnsupportedVersion),
     }
     if let Some(allowed) = allowed_origins {
         let origin = headers
             .get(header::ORIGIN)
             .map(|o| o.to_str())
             .transpose()
-            .map_err(|_| HandshakeError::InvalidHeader("Origin"))?;
+            .map_err(|_| HandshakeRejection::InvalidHeader("Origin"))?;
         // Non-browser clients send no Origin; only a browser's claim can be refused.
         if let Some(origin) = origin {
             if !allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
-                return Err(HandshakeError::OriginNotAllowed);
+                return Err(HandshakeRejection::OriginNotAllowed);
             }
         }
     }
@@ -141,7 +171,7 @@ pub(crate) fn validate(
     for value in headers.get_all(header::SEC_WEBSOCKET_PROTOCOL) {
         let value = value
             .to_str()
-            .map_err(|_| HandshakeError::InvalidHeader("Sec-WebSocket-Protocol"))?;
+            .map_err(|_| HandshakeRejection::InvalidHeader("Sec-WebSocket-Protocol"))?;
         offered_protocols.extend(
             value
                 .split(',')
@@ -158,14 +188,7 @@ pub(crate) fn validate(
 
 /// The `Sec-WebSocket-Accept` value for a client's `Sec-WebSocket-Key`:
 /// base64(sha1(key + GUID)), RFC 6455 §4.2.2.
-///
-/// ```
-/// assert_eq!(
-///     wsview::handshake::accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
-///     "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-/// );
-/// ```
-pub fn accept_key(key: &[u8]) -> String {
+fn accept_key(key: &[u8]) -> String {
     let mut sha1 = Sha1::new();
     sha1.update(key);
     sha1.update(WS_GUID);
@@ -214,12 +237,16 @@ mod tests {
         h
     }
 
-    fn check(h: &HeaderMap) -> Result<Handshake, HandshakeError> {
+    fn check(h: &HeaderMap) -> Result<Handshake, HandshakeRejection> {
         validate(&Method::GET, Version::HTTP_11, h, None)
     }
 
     #[test]
     fn rfc_example_accept() {
+        assert_eq!(
+            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
         let hs = check(&good()).expect("valid");
         assert_eq!(hs.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
     }
@@ -228,28 +255,34 @@ mod tests {
     fn rejects_each_rule() {
         assert_eq!(
             validate(&Method::POST, Version::HTTP_11, &good(), None).unwrap_err(),
-            HandshakeError::MethodNotGet
+            HandshakeRejection::MethodNotGet
         );
         assert_eq!(
             validate(&Method::GET, Version::HTTP_10, &good(), None).unwrap_err(),
-            HandshakeError::HttpVersionTooOld
+            HandshakeRejection::HttpVersionTooOld
         );
         let mut h = good();
         h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
-        assert_eq!(check(&h).unwrap_err(), HandshakeError::ConnectionNotUpgrade);
+        assert_eq!(
+            check(&h).unwrap_err(),
+            HandshakeRejection::ConnectionNotUpgrade
+        );
         let mut h = good();
         h.remove(header::HOST);
-        assert_eq!(check(&h).unwrap_err(), HandshakeError::MissingHost);
+        assert_eq!(check(&h).unwrap_err(), HandshakeRejection::MissingHost);
         let mut h = good();
         h.insert(
             header::SEC_WEBSOCKET_KEY,
             HeaderValue::from_static("c2hvcnQ="),
         );
-        assert_eq!(check(&h).unwrap_err(), HandshakeError::InvalidKey);
+        assert_eq!(check(&h).unwrap_err(), HandshakeRejection::InvalidKey);
         let mut h = good();
         h.insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("8"));
-        assert_eq!(check(&h).unwrap_err(), HandshakeError::UnsupportedVersion);
-        assert_eq!(HandshakeError::UnsupportedVersion.status(), 426);
+        assert_eq!(
+            check(&h).unwrap_err(),
+            HandshakeRejection::UnsupportedVersion
+        );
+        assert_eq!(HandshakeRejection::UnsupportedVersion.status(), 426);
     }
 
     #[test]
@@ -259,7 +292,10 @@ mod tests {
             header::SEC_WEBSOCKET_PROTOCOL,
             HeaderValue::from_bytes(b"\xff\xfe").expect("opaque bytes are a valid value"),
         );
-        assert!(matches!(check(&h), Err(HandshakeError::InvalidHeader(_))));
+        assert!(matches!(
+            check(&h),
+            Err(HandshakeRejection::InvalidHeader(_))
+        ));
     }
 
     #[test]

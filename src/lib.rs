@@ -59,43 +59,70 @@
 //!
 //! See the guide in `docs/` for settings, limits and the cancel-safety of each method.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![warn(
+    missing_docs,
+    unreachable_pub,
+    missing_debug_implementations,
+    rust_2018_idioms
+)]
 
-pub mod api_socket;
+// The layers, top to bottom: the app builder and the server, the service (chain,
+// router, views), requests and responses, the WebSocket layer. Then the features, which
+// use the core and are never used by it. See docs/architecture.md.
 mod app;
-pub mod blocking;
-mod connection;
-pub mod engine;
-mod error;
-mod handler;
-pub mod handshake;
-mod message;
-mod middleware;
+mod server;
+mod service;
+
+mod router;
+mod view;
+
 mod request;
 mod response;
-mod router;
-mod server;
-mod settings;
-mod view;
+
 mod websocket;
+
+// The protocol engine: a sans-IO codec under the WebSocket layer.
+pub mod engine;
+
+mod app_state;
+mod body;
+mod error;
+mod handshake;
+mod id;
+mod message;
+mod panic;
+mod settings;
+mod utf8;
+
+pub mod api_socket;
+pub mod blocking;
+mod handler;
 
 pub use api_socket::{
     api_socket, ApiContext, ApiMessage, ApiSocket, MessageError, MessageErrorKind, VirtualRequest,
 };
-pub use app::{App, AppService, BuildError};
+pub use app::{App, BuildError, BuildProblem};
+pub use body::Body;
 pub use error::Error;
-pub use handler::{
-    handler_view, CloseReason, Handler, HandlerContext, HandlerError, Namespaces, Opened,
-};
-pub use message::{CloseCause, CloseCode, Message, Utf8Bytes};
-pub use middleware::{Middleware, Next, WebSocketMiddleware};
+pub use handler::context::HandlerContext;
+pub use handler::reason::{CloseReason, HandlerError};
+pub use handler::registry::{handler_view, Namespaces};
+pub use handler::traits::{Handler, Opened};
+pub use handshake::HandshakeRejection;
+pub use id::{ConnectionId, NodeId, ParseIdError};
+pub use message::{CloseCause, CloseCode, Message};
 pub use request::{Request, RequestBuilder};
 pub use response::{IntoResponse, Response};
-pub use router::RouteError;
+pub use router::{RouteError, RouteNotFound};
 pub use server::{shutdown_signal, Server};
-pub use settings::Settings;
+pub use service::chain::{Middleware, Next};
+pub use service::upgrade::WebSocketMiddleware;
+pub use service::AppService;
+pub use settings::{EnvError, Settings};
+pub use utf8::Utf8Bytes;
 pub use view::{accept_websocket, require_websocket, BoxFuture, IntoView, View, ViewFn};
-pub use websocket::{TrySendError, WebSocket, WebSocketSender};
+pub use websocket::sender::{TrySendError, WebSocketSender};
+pub use websocket::socket::WebSocket;
 
 /// The `http` crate's types used in this API (status codes, headers, methods).
 pub use http;

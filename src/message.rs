@@ -1,8 +1,8 @@
 //! The messages a view sends and receives, and how a connection ended.
 
 use bytes::Bytes;
-pub use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-pub use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::utf8::Utf8Bytes;
 
 /// A WebSocket data message. Control frames (ping, pong, close) never reach a view: the
 /// library answers them.
@@ -88,13 +88,6 @@ impl Message {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    pub(crate) fn into_tungstenite(self) -> tokio_tungstenite::tungstenite::Message {
-        match self {
-            Message::Text(t) => tokio_tungstenite::tungstenite::Message::Text(t),
-            Message::Binary(b) => tokio_tungstenite::tungstenite::Message::Binary(b),
-        }
-    }
 }
 
 impl From<&str> for Message {
@@ -179,4 +172,126 @@ pub enum CloseCause {
     },
     /// The TCP connection dropped without a closing handshake.
     ConnectionLost,
+}
+
+/// A close code (RFC 6455 §7.4): the named codes, and the ranges for the rest. Converts
+/// from and to `u16`.
+///
+/// ```
+/// use wsview::CloseCode;
+/// assert_eq!(CloseCode::from(1008), CloseCode::Policy);
+/// assert_eq!(u16::from(CloseCode::Library(4001)), 4001);
+/// assert_eq!(CloseCode::from(4001), CloseCode::Library(4001));
+/// assert!(!CloseCode::Status.is_allowed()); // 1005 is only ever reported, never sent
+/// assert_eq!(CloseCode::Normal.to_string(), "1000");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CloseCode {
+    /// 1000: the purpose of the connection was fulfilled.
+    Normal,
+    /// 1001: going away (server shutdown, a browser leaving the page).
+    Away,
+    /// 1002: a protocol error.
+    Protocol,
+    /// 1003: a kind of data the endpoint cannot accept.
+    Unsupported,
+    /// 1005: no code was given (reported, never sent).
+    Status,
+    /// 1006: the connection dropped without a close frame (reported, never sent).
+    Abnormal,
+    /// 1007: data inconsistent with its type (text that is not UTF-8).
+    Invalid,
+    /// 1008: a message that violates the endpoint's policy.
+    Policy,
+    /// 1009: a message too big to process.
+    Size,
+    /// 1010: the client expected an extension the server did not negotiate.
+    Extension,
+    /// 1011: the server met an unexpected condition.
+    Error,
+    /// 1012: the server is restarting.
+    Restart,
+    /// 1013: try again later.
+    Again,
+    /// 1015: the TLS handshake failed (reported, never sent).
+    Tls,
+    /// 1016–2999 and unassigned codes below 1016: reserved for the protocol.
+    Reserved(u16),
+    /// 3000–3999: registered with IANA, for libraries and frameworks.
+    Iana(u16),
+    /// 4000–4999: private use, for applications.
+    Library(u16),
+    /// Below 1000 or above 4999: not a valid close code.
+    Bad(u16),
+}
+
+impl CloseCode {
+    /// Whether the code may be sent in a close frame: not 1005, 1006, 1015, a
+    /// reserved code or one out of range.
+    pub fn is_allowed(self) -> bool {
+        !matches!(
+            self,
+            CloseCode::Bad(_)
+                | CloseCode::Reserved(_)
+                | CloseCode::Status
+                | CloseCode::Abnormal
+                | CloseCode::Tls
+        )
+    }
+}
+
+impl From<CloseCode> for u16 {
+    fn from(code: CloseCode) -> u16 {
+        match code {
+            CloseCode::Normal => 1000,
+            CloseCode::Away => 1001,
+            CloseCode::Protocol => 1002,
+            CloseCode::Unsupported => 1003,
+            CloseCode::Status => 1005,
+            CloseCode::Abnormal => 1006,
+            CloseCode::Invalid => 1007,
+            CloseCode::Policy => 1008,
+            CloseCode::Size => 1009,
+            CloseCode::Extension => 1010,
+            CloseCode::Error => 1011,
+            CloseCode::Restart => 1012,
+            CloseCode::Again => 1013,
+            CloseCode::Tls => 1015,
+            CloseCode::Reserved(code)
+            | CloseCode::Iana(code)
+            | CloseCode::Library(code)
+            | CloseCode::Bad(code) => code,
+        }
+    }
+}
+
+impl From<u16> for CloseCode {
+    fn from(code: u16) -> CloseCode {
+        match code {
+            1000 => CloseCode::Normal,
+            1001 => CloseCode::Away,
+            1002 => CloseCode::Protocol,
+            1003 => CloseCode::Unsupported,
+            1005 => CloseCode::Status,
+            1006 => CloseCode::Abnormal,
+            1007 => CloseCode::Invalid,
+            1008 => CloseCode::Policy,
+            1009 => CloseCode::Size,
+            1010 => CloseCode::Extension,
+            1011 => CloseCode::Error,
+            1012 => CloseCode::Restart,
+            1013 => CloseCode::Again,
+            1015 => CloseCode::Tls,
+            1016..=2999 => CloseCode::Reserved(code),
+            3000..=3999 => CloseCode::Iana(code),
+            4000..=4999 => CloseCode::Library(code),
+            _ => CloseCode::Bad(code),
+        }
+    }
+}
+
+impl std::fmt::Display for CloseCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", u16::from(*self))
+    }
 }

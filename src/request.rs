@@ -1,12 +1,15 @@
 //! The HTTP request a view receives.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::HeaderMap;
 use http::{Extensions, Method, Uri, Version};
 
-use crate::websocket::{Shared, WebSocket};
+use crate::app_state::StateMap;
+use crate::websocket::connection::Shared;
+use crate::websocket::socket::WebSocket;
 
 /// An HTTP request, with its body already read (up to
 /// [`Settings::max_body_size`](crate::Settings::max_body_size)) and, for a WebSocket
@@ -24,24 +27,26 @@ use crate::websocket::{Shared, WebSocket};
 /// middleware's, for the life of a WebSocket connection) hold 8 bytes, not the whole
 /// request.
 pub struct Request {
-    pub(crate) p: Box<RequestParts>,
+    p: Box<RequestParts>,
 }
 
 /// What a [`Request`] holds.
-pub(crate) struct RequestParts {
-    pub(crate) method: Method,
-    pub(crate) uri: Uri,
-    pub(crate) version: Version,
-    pub(crate) headers: HeaderMap,
-    pub(crate) extensions: Extensions,
-    pub(crate) body: Bytes,
-    pub(crate) params: Vec<(String, String)>,
-    pub(crate) remote_addr: Option<SocketAddr>,
-    pub(crate) websocket: Option<WebSocket>,
+struct RequestParts {
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: HeaderMap,
+    extensions: Extensions,
+    body: Bytes,
+    params: Vec<(String, String)>,
+    remote_addr: Option<SocketAddr>,
+    websocket: Option<WebSocket>,
     /// Set by the server on upgrade requests; the middleware turns it into `websocket`.
-    pub(crate) upgrade: Option<std::sync::Arc<Shared>>,
-    /// The app running this request, so views can run further requests through it.
-    pub(crate) app: Option<crate::app::AppService>,
+    upgrade: Option<Arc<Shared>>,
+    /// The app's typed state, attached by the app that runs the request.
+    state: Option<Arc<StateMap>>,
+    /// The request arrived as a message over a socket, not over HTTP.
+    is_virtual: bool,
 }
 
 impl Request {
@@ -60,7 +65,8 @@ impl Request {
                     remote_addr: None,
                     websocket: None,
                     upgrade: None,
-                    app: None,
+                    state: None,
+                    is_virtual: false,
                 }),
             },
         }
@@ -128,6 +134,12 @@ impl Request {
         self.p.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// The app's value of type `T`, added with [`App::state`](crate::App::state); `None`
+    /// if the app has none, or the request was not run by an app.
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.p.state.as_deref()?.get::<T>()
+    }
+
     /// Values middleware attach for views (an authenticated user, a request id).
     pub fn extensions(&self) -> &Extensions {
         &self.p.extensions
@@ -174,6 +186,19 @@ impl Request {
         self.p.websocket.is_some()
     }
 
+    /// Whether the request arrived as a message over a socket
+    /// ([`api_socket`](mod@crate::api_socket), which also attaches a
+    /// [`VirtualRequest`](crate::VirtualRequest) extension) rather than over HTTP. A
+    /// virtual request is never [`is_websocket`](Self::is_websocket).
+    pub fn is_virtual(&self) -> bool {
+        self.p.is_virtual
+    }
+
+    /// Marks a request carried over a socket (see [`is_virtual`](Self::is_virtual)).
+    pub(crate) fn mark_virtual(&mut self) {
+        self.p.is_virtual = true;
+    }
+
     /// The WebSocket, for a WebSocket request to a view that accepts one; `None` for a
     /// plain HTTP request (django-websocket's `request.websocket`).
     pub fn websocket(&mut self) -> Option<&mut WebSocket> {
@@ -184,6 +209,53 @@ impl Request {
     /// consumed. The connection still closes when the view returns.
     pub fn take_websocket(&mut self) -> Option<WebSocket> {
         self.p.websocket.take()
+    }
+
+    /// The request an HTTP request's head and body make.
+    pub(crate) fn from_http(
+        parts: http::request::Parts,
+        body: Bytes,
+        remote_addr: Option<SocketAddr>,
+    ) -> Request {
+        let mut req = Request::builder().build();
+        req.p.method = parts.method;
+        req.p.uri = parts.uri;
+        req.p.version = parts.version;
+        req.p.headers = parts.headers;
+        req.p.extensions = parts.extensions;
+        req.p.body = body;
+        req.p.remote_addr = remote_addr;
+        req
+    }
+
+    /// Sets the path parameters the router found.
+    pub(crate) fn set_params(&mut self, params: Vec<(String, String)>) {
+        self.p.params = params;
+    }
+
+    /// The server saw this request ask for an upgrade and can perform it.
+    pub(crate) fn set_upgrade(&mut self, shared: Arc<Shared>) {
+        self.p.upgrade = Some(shared);
+    }
+
+    /// Whether the server can upgrade this request.
+    pub(crate) fn has_upgrade(&self) -> bool {
+        self.p.upgrade.is_some()
+    }
+
+    /// Takes what the server attached to perform the upgrade.
+    pub(crate) fn take_upgrade(&mut self) -> Option<Arc<Shared>> {
+        self.p.upgrade.take()
+    }
+
+    /// Attaches the validated WebSocket.
+    pub(crate) fn set_websocket(&mut self, ws: WebSocket) {
+        self.p.websocket = Some(ws);
+    }
+
+    /// Attaches the app's state, unless the request already has one.
+    pub(crate) fn attach_state(&mut self, state: &Arc<StateMap>) {
+        self.p.state.get_or_insert_with(|| state.clone());
     }
 
     /// Copies the URI and header values into allocations of their own. hyper parses
@@ -234,6 +306,7 @@ impl std::fmt::Debug for Request {
 
 /// Builds a [`Request`] by hand.
 #[derive(Debug)]
+#[must_use = "a builder does nothing until `build` is called"]
 pub struct RequestBuilder {
     req: Request,
 }

@@ -2,8 +2,9 @@
 
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
-use http::StatusCode;
-use http_body_util::Full;
+use http::{Extensions, StatusCode};
+
+use crate::body::Body;
 
 /// An HTTP response: status, headers and a body held in memory.
 ///
@@ -19,6 +20,7 @@ pub struct Response {
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
+    extensions: Extensions,
 }
 
 impl Response {
@@ -28,6 +30,7 @@ impl Response {
             status,
             headers: HeaderMap::new(),
             body: Bytes::new(),
+            extensions: Extensions::new(),
         }
     }
 
@@ -70,6 +73,7 @@ impl Response {
             status: StatusCode::OK,
             headers,
             body: body.into(),
+            extensions: Extensions::new(),
         }
     }
 
@@ -89,6 +93,7 @@ impl Response {
     }
 
     /// Sets the status. A number outside 100..=999 is logged and becomes 500.
+    #[must_use]
     pub fn with_status(mut self, status: impl TryInto<StatusCode>) -> Self {
         self.status = status.try_into().unwrap_or_else(|_| {
             tracing::error!("invalid status code in response; sending 500");
@@ -99,6 +104,7 @@ impl Response {
 
     /// Adds a header (keeping others of the same name). An invalid name or value is
     /// logged and skipped.
+    #[must_use]
     pub fn with_header<K, V>(mut self, name: K, value: V) -> Self
     where
         K: TryInto<HeaderName>,
@@ -143,11 +149,32 @@ impl Response {
         self.body = body.into();
     }
 
-    /// Converts into a hyper response.
-    pub fn into_hyper(self) -> hyper::Response<Full<Bytes>> {
-        let mut resp = hyper::Response::new(Full::new(self.body));
+    /// Typed values attached to the response, for middleware: the router marks its
+    /// own 404 with [`RouteNotFound`](crate::RouteNotFound), the handshake middleware
+    /// its refusals with [`HandshakeRejection`](crate::HandshakeRejection).
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+
+    /// The extensions, to change.
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.extensions
+    }
+
+    /// Attaches a typed value (replacing one of the same type).
+    #[must_use]
+    pub fn with_extension<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.extensions.insert(value);
+        self
+    }
+
+    /// Converts into an `http` response, as hyper and tower take it (the extensions
+    /// go along).
+    pub fn into_http(self) -> http::Response<Body> {
+        let mut resp = http::Response::new(Body::new(self.body));
         *resp.status_mut() = self.status;
         *resp.headers_mut() = self.headers;
+        *resp.extensions_mut() = self.extensions;
         resp
     }
 }

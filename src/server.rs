@@ -7,7 +7,7 @@ use std::time::Duration;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
-use crate::app::AppService;
+use crate::service::AppService;
 
 /// A bound server; run it with [`run`](Self::run) or [`run_until`](Self::run_until).
 ///
@@ -72,9 +72,15 @@ impl Server {
         // `closed()` tells when the last connection has finished.
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut http = hyper::server::conn::http1::Builder::new();
+        let settings = service.settings();
         http.timer(TokioTimer::new())
-            .header_read_timeout(Duration::from_secs(30));
-        let keepalive = service.settings().tcp_keepalive;
+            .header_read_timeout(settings.header_read_timeout);
+        let keepalive = settings.tcp_keepalive.map(|idle| {
+            socket2::TcpKeepalive::new()
+                .with_time(idle)
+                .with_interval(settings.tcp_keepalive_interval)
+                .with_retries(settings.tcp_keepalive_retries)
+        });
         tokio::pin!(signal);
         loop {
             let (tcp, peer) = tokio::select! {
@@ -90,12 +96,8 @@ impl Server {
                 () = &mut signal => break,
             };
             let _ = tcp.set_nodelay(true);
-            if let Some(idle) = keepalive {
-                let probes = socket2::TcpKeepalive::new()
-                    .with_time(idle)
-                    .with_interval(Duration::from_secs(10))
-                    .with_retries(3);
-                if let Err(e) = socket2::SockRef::from(&tcp).set_tcp_keepalive(&probes) {
+            if let Some(probes) = &keepalive {
+                if let Err(e) = socket2::SockRef::from(&tcp).set_tcp_keepalive(probes) {
                     tracing::debug!(error = %e, "could not enable TCP keepalive");
                 }
             }

@@ -50,6 +50,7 @@ enum Policy {
 /// Make one with [`accept_websocket`], [`require_websocket`] or from any handler
 /// (plain HTTP); [`App::route`](crate::App::route) takes either.
 #[derive(Clone)]
+#[must_use = "a view does nothing until it is routed"]
 pub struct View {
     handler: Arc<dyn ViewFn>,
     policy: Policy,
@@ -114,7 +115,7 @@ impl View {
         mut req: Request,
         settings: &Settings,
     ) -> BoxFuture<'static, Response> {
-        if let Some(ws) = req.p.websocket.as_mut() {
+        if let Some(ws) = req.websocket() {
             if self.policy == Policy::Http && !settings.websocket_accept_all {
                 return ready(Response::bad_request(
                     "This view does not accept WebSocket requests.",

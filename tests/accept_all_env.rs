@@ -25,7 +25,7 @@ async fn accept_all_from_environment() {
         // Safe here: this binary has one test and sets the variable before any thread
         // reads the environment.
         unsafe_free_set_env("WEBSOCKET_ACCEPT_ALL", value);
-        let settings = Settings::from_env();
+        let settings = Settings::from_env().expect("a valid value");
         assert_eq!(settings.websocket_accept_all, accepted, "{value}");
         let srv = start(App::new().settings(settings).route("/", plain_view)).await;
         if accepted {
@@ -38,6 +38,13 @@ async fn accept_all_from_environment() {
         }
         srv.stop().await;
     }
+    // A value that is not a boolean is an error, not `false`.
+    unsafe_free_set_env("WEBSOCKET_ACCEPT_ALL", "maybe");
+    let err = Settings::from_env().expect_err("maybe is not a boolean");
+    assert_eq!(
+        (err.variable(), err.value()),
+        ("WEBSOCKET_ACCEPT_ALL", "maybe")
+    );
 }
 
 /// `std::env::set_var` is safe on edition 2021; named so its one use stands out.

@@ -114,6 +114,31 @@ async fn oversized_body_is_413() {
     srv.stop().await;
 }
 
+/// `Settings::header_read_timeout` closes a connection whose headers never finish.
+#[tokio::test]
+async fn slow_headers_are_cut_off_by_the_header_read_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let settings =
+        Settings::default().header_read_timeout(Some(std::time::Duration::from_millis(200)));
+    let srv = start(app().settings(settings)).await;
+    let mut tcp = tokio::net::TcpStream::connect(srv.addr)
+        .await
+        .expect("connect");
+    tcp.write_all(b"GET /plain HTTP/1.1\r\nHost: t\r\n")
+        .await
+        .expect("write");
+    let mut rest = Vec::new();
+    // The server gives up on the request and closes: the read ends (with or without a
+    // 408), well before the test's own limit.
+    let started = std::time::Instant::now();
+    let _ = support::within(tcp.read_to_end(&mut rest)).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(!String::from_utf8_lossy(&rest).contains("hello"));
+    // A complete request on a new connection is still served.
+    assert_eq!(srv.get("/plain").await, (200, "hello".to_owned()));
+    srv.stop().await;
+}
+
 #[tokio::test]
 async fn panicking_view_gives_500_and_server_keeps_serving() {
     let srv = start(app()).await;

@@ -36,7 +36,7 @@ async fn echo_all(mut req: Request) -> Response {
 
 pub async fn serve(addr: SocketAddr) -> std::io::Result<()> {
     // The same settings as the echo example, so only routing and middleware differ.
-    let mut settings = Settings::from_env();
+    let mut settings = Settings::from_env()?;
     settings.max_message_size = settings.max_message_size.max(16 << 20);
     settings.max_frame_size = settings.max_frame_size.max(16 << 20);
     let server = App::new()
