@@ -103,6 +103,7 @@ pub use api_socket::{
 };
 pub use app::{App, BuildError, BuildProblem};
 pub use body::Body;
+pub use engine::negotiate::DeflateConfig;
 pub use error::Error;
 pub use handler::context::HandlerContext;
 pub use handler::reason::{CloseReason, HandlerError};

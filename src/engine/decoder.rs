@@ -17,7 +17,8 @@ use super::frame::{Header, OpCode, MAX_HEADER_LEN};
 use super::mask::apply_mask;
 use super::negotiate::DeflateParams;
 use super::Role;
-use crate::{Message, Utf8Bytes};
+use crate::message::Message;
+use crate::utf8::Utf8Bytes;
 
 /// The limits a decoder enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use super::frame::{Header, OpCode};
 use super::mask::apply_mask;
 use super::negotiate::{DeflateConfig, DeflateParams};
 use super::Role;
-use crate::Message;
+use crate::message::Message;
 
 thread_local! {
     /// Compressed payloads are built here first: the header needs their length.

@@ -37,15 +37,13 @@
 //! ```
 
 mod close;
-mod decoder;
+pub(crate) mod decoder;
 mod deflate;
 mod encoder;
 mod error;
 mod frame;
 mod mask;
-mod negotiate;
-// Used by the connection code once it runs on this engine.
-#[allow(dead_code)]
+pub(crate) mod negotiate;
 pub(crate) mod stream;
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use super::encoder::Encoder;
 use super::error::ProtocolError;
 use super::negotiate::{DeflateConfig, DeflateParams};
 use super::Role;
-use crate::Message;
+use crate::message::Message;
 
 thread_local! {
     /// Every connection polled on this thread reads into this.
@@ -58,7 +58,7 @@ pub(crate) enum WriteError {
 }
 
 /// Settings of one connection's stream.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct StreamConfig {
     pub(crate) limits: Limits,
     /// Bytes read at once.
@@ -274,6 +274,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> WsStream<T> {
     }
 
     /// Bytes this connection holds in buffers now (read leftovers, queued output).
+    #[cfg(test)]
     pub(crate) fn buffered(&self) -> usize {
         self.pending.capacity() + self.out.capacity()
     }
@@ -296,7 +297,7 @@ mod tests {
     use tokio_tungstenite::WebSocketStream;
 
     use super::*;
-    use crate::engine::negotiate;
+    use crate::engine::negotiate::negotiate;
 
     fn config() -> StreamConfig {
         StreamConfig {

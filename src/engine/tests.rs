@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 use bytes::Bytes;
 
 use super::*;
-use crate::Message;
+use crate::message::Message;
 
 const LIMITS: Limits = Limits {
     max_frame: 1 << 20,

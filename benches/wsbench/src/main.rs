@@ -27,11 +27,11 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use bench::{ScenarioId, ServerSpec, Timing};
-use report::{AXUM, TT_DEFAULT, TT_TUNED, WSVIEW, WSVIEW_MW};
+use report::{AXUM, FASTWS, TT_DEFAULT, TT_TUNED, WSVIEW, WSVIEW_MW};
 
 const USAGE: &str = "usage:
   wsbench run [--rounds N] [--out FILE] [--quick] [--warmup SECS] [--duration SECS]
-              [--idle-conns N] [--servers wsview,wsview-mw,tt-default,tt-tuned,axum]
+              [--idle-conns N] [--servers wsview,wsview-mw,tt-default,tt-tuned,axum,fastwebsockets]
               [--scenarios a,b,c,d] [--wsview-bin PATH] [--no-build]
               [--retries N] [--openers N]
   wsbench serve KIND ADDR      (KIND: tt-default | tt-tuned | axum | wsview-mw)
@@ -381,7 +381,7 @@ fn run(a: RunArgs, argv: &[String]) -> ExitCode {
     let mut notes = Vec::new();
 
     // Which servers.
-    let all = [WSVIEW, WSVIEW_MW, TT_DEFAULT, TT_TUNED, AXUM];
+    let all = [WSVIEW, WSVIEW_MW, TT_DEFAULT, TT_TUNED, AXUM, FASTWS];
     let wanted: Vec<String> = match &a.servers {
         Some(v) => {
             for s in v {

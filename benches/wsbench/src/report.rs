@@ -10,6 +10,7 @@ pub const WSVIEW_MW: &str = "wsview-mw";
 pub const TT_DEFAULT: &str = "tt-default";
 pub const TT_TUNED: &str = "tt-tuned";
 pub const AXUM: &str = "axum";
+pub const FASTWS: &str = "fastwebsockets";
 
 /// A core busy at or above this share counts as saturated.
 const SATURATED_PCT: f64 = 90.0;
@@ -265,7 +266,7 @@ fn render_ratios(o: &mut String, servers: &[String], scenarios: &[Scenario], res
     if subjects.is_empty() {
         return;
     }
-    let mut peers: Vec<&str> = [TT_DEFAULT, TT_TUNED, AXUM]
+    let mut peers: Vec<&str> = [TT_DEFAULT, TT_TUNED, AXUM, FASTWS]
         .into_iter()
         .filter(|s| servers.iter().any(|x| x == s))
         .collect();
