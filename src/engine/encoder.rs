@@ -16,6 +16,10 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Payloads from this size on are written from the message's bytes (a vectored write),
+/// not copied into the write buffer.
+const SHARE_MIN: usize = 2048;
+
 /// A scratch buffer larger than this is not kept for the next message.
 const SCRATCH_KEEP: usize = 256 << 10;
 
@@ -80,6 +84,30 @@ impl Encoder {
     /// Appends `msg` as one frame, compressed if it is large enough and deflate is on.
     pub fn message(&mut self, msg: &Message, out: &mut Vec<u8>) {
         self.fragmented(msg, usize::MAX, out);
+    }
+
+    /// Appends only the header of `msg`'s frame when its payload is better written from
+    /// the message's own bytes than copied (large, unmasked, sent uncompressed); returns
+    /// whether it did. Otherwise appends nothing.
+    pub(crate) fn header_only(&mut self, msg: &Message, out: &mut Vec<u8>) -> bool {
+        let len = msg.len();
+        let compressing = self.deflater.is_some() && len >= self.threshold;
+        if len < SHARE_MIN || compressing || self.role == Role::Client {
+            return false;
+        }
+        Header {
+            fin: true,
+            rsv1: false,
+            opcode: if msg.is_text() {
+                OpCode::Text
+            } else {
+                OpCode::Binary
+            },
+            mask: None,
+            len: len as u64,
+        }
+        .write(out);
+        true
     }
 
     /// Appends `msg` cut into frames of at most `max_payload` bytes each (as sent, after

@@ -7,11 +7,12 @@
 //! once decoded.
 
 use std::cell::RefCell;
-use std::io;
+use std::io::{self, IoSlice};
 use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::decoder::{Decoder, Event, Limits};
@@ -76,7 +77,12 @@ pub(crate) struct WsStream<T> {
     /// Read but not yet decoded.
     pending: Vec<u8>,
     pending_at: usize,
+    /// Queued output: headers and small frames.
     out: Vec<u8>,
+    /// Large payloads written from their own bytes, each after `out[..offset]`.
+    shared: Vec<(usize, Bytes)>,
+    shared_len: usize,
+    /// Bytes of the queued output already written.
     written: usize,
     write_limit: usize,
     close_sent: bool,
@@ -100,6 +106,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> WsStream<T> {
             pending: leftover.to_vec(),
             pending_at: 0,
             out: Vec::new(),
+            shared: Vec::new(),
+            shared_len: 0,
             written: 0,
             write_limit: config.write_limit,
             close_sent: false,
@@ -217,23 +225,33 @@ impl<T: AsyncRead + AsyncWrite + Unpin> WsStream<T> {
 
     /// Whether another message may be queued now; past the write limit, writes first.
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
-        if self.out.len() - self.written < self.write_limit {
+        if self.queued() < self.write_limit {
             return Poll::Ready(Ok(()));
         }
         match self.poll_write_out(cx) {
             Poll::Ready(Err(e)) => Poll::Ready(Err(WriteError::Io(e))),
-            _ if self.out.len() - self.written < self.write_limit => Poll::Ready(Ok(())),
+            _ if self.queued() < self.write_limit => Poll::Ready(Ok(())),
             _ => Poll::Pending,
         }
     }
 
     /// Queues a data message.
-    pub(crate) fn start_send(&mut self, msg: &Message) -> Result<(), WriteError> {
+    pub(crate) fn start_send(&mut self, msg: Message) -> Result<(), WriteError> {
         if self.close_sent {
             return Err(WriteError::Closed);
         }
-        self.encoder.message(msg, &mut self.out);
+        if self.encoder.header_only(&msg, &mut self.out) {
+            let payload = msg.into_bytes();
+            self.shared_len += payload.len();
+            self.shared.push((self.out.len(), payload));
+        } else {
+            self.encoder.message(&msg, &mut self.out);
+        }
         Ok(())
+    }
+
+    fn queued(&self) -> usize {
+        self.out.len() + self.shared_len - self.written
     }
 
     /// Queues a close frame (once; later calls do nothing).
@@ -256,8 +274,15 @@ impl<T: AsyncRead + AsyncWrite + Unpin> WsStream<T> {
     }
 
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while self.written < self.out.len() {
-            match Pin::new(&mut self.io).poll_write(cx, &self.out[self.written..]) {
+        while self.queued() > 0 {
+            let polled = if self.shared.is_empty() {
+                Pin::new(&mut self.io).poll_write(cx, &self.out[self.written..])
+            } else {
+                let mut iov = [IoSlice::new(&[]); 64];
+                let n = gather(&self.out, &self.shared, self.written, &mut iov);
+                Pin::new(&mut self.io).poll_write_vectored(cx, &iov[..n])
+            };
+            match polled {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(n)) => self.written += n,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
@@ -265,6 +290,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin> WsStream<T> {
             }
         }
         self.written = 0;
+        self.shared.clear();
+        self.shared_len = 0;
         if self.out.capacity() > WRITE_KEEP {
             self.out = Vec::new();
         } else {
@@ -276,8 +303,45 @@ impl<T: AsyncRead + AsyncWrite + Unpin> WsStream<T> {
     /// Bytes this connection holds in buffers now (read leftovers, queued output).
     #[cfg(test)]
     pub(crate) fn buffered(&self) -> usize {
-        self.pending.capacity() + self.out.capacity()
+        self.pending.capacity() + self.out.capacity() + self.shared.capacity()
     }
+}
+
+/// The queued output from byte `skip` on, as at most `iov.len()` slices: `out` up to each
+/// shared payload's offset, the payload, and so on. Returns how many slices it filled.
+fn gather<'a>(
+    out: &'a [u8],
+    shared: &'a [(usize, Bytes)],
+    mut skip: usize,
+    iov: &mut [IoSlice<'a>],
+) -> usize {
+    let mut n = 0;
+    let mut at = 0;
+    for (offset, payload) in shared {
+        for piece in [&out[at..*offset], &payload[..]] {
+            if !take(piece, &mut skip, iov, &mut n) {
+                return n;
+            }
+        }
+        at = *offset;
+    }
+    take(&out[at..], &mut skip, iov, &mut n);
+    n
+}
+
+/// Adds `piece` (less what was already written) to `iov`; false once `iov` is full.
+fn take<'a>(piece: &'a [u8], skip: &mut usize, iov: &mut [IoSlice<'a>], n: &mut usize) -> bool {
+    if *n == iov.len() {
+        return false;
+    }
+    if *skip >= piece.len() {
+        *skip -= piece.len();
+        return true;
+    }
+    iov[*n] = IoSlice::new(&piece[*skip..]);
+    *skip = 0;
+    *n += 1;
+    true
 }
 
 enum Step {
@@ -343,8 +407,8 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // Corking: the pong and both echoes leave in one flush.
-        server.start_send(&"one".into()).unwrap();
-        server.start_send(&Message::binary(vec![1, 2])).unwrap();
+        server.start_send("one".into()).unwrap();
+        server.start_send(Message::binary(vec![1, 2])).unwrap();
         flush(&mut server).await;
         assert!(
             server.buffered() <= WRITE_KEEP,
@@ -369,9 +433,69 @@ mod tests {
         ));
         assert!(read(&mut server).await.is_none());
         assert!(matches!(
-            server.start_send(&"late".into()),
+            server.start_send("late".into()),
             Err(WriteError::Closed)
         ));
+    }
+
+    #[test]
+    fn gather_skips_what_was_written() {
+        let out = b"aabbcc".to_vec();
+        let shared = vec![
+            (2, Bytes::from_static(b"XY")),
+            (4, Bytes::from_static(b"Z")),
+        ];
+        let whole: Vec<u8> = b"aaXYbbZcc".to_vec();
+        for skip in 0..whole.len() {
+            let mut iov = [IoSlice::new(&[]); 8];
+            let n = gather(&out, &shared, skip, &mut iov);
+            let got: Vec<u8> = iov[..n].iter().flat_map(|s| s.iter().copied()).collect();
+            assert_eq!(got, whole[skip..], "skip {skip}");
+        }
+        let mut small = [IoSlice::new(&[]); 2];
+        assert_eq!(gather(&out, &shared, 0, &mut small), 2);
+    }
+
+    #[tokio::test]
+    async fn large_payloads_leave_in_order_through_partial_writes() {
+        // A small pipe: every flush takes many partial writes.
+        let (a, b) = tokio::io::duplex(4096);
+        let mut server = WsStream::new(a, Role::Server, &config(), None, &[]);
+        let mut client = WebSocketStream::from_raw_socket(b, TRole::Client, None).await;
+        let big = vec![9u8; 100_000];
+        let text = "é".repeat(3000);
+        let sent = [
+            Message::from("first"),
+            Message::binary(big.clone()),
+            Message::from("between"),
+            Message::from(text.as_str()),
+            Message::from("last"),
+        ];
+        for m in &sent {
+            server.start_send(m.clone()).unwrap();
+        }
+        let write = async {
+            flush(&mut server).await;
+            server
+        };
+        let read = async {
+            let mut got = Vec::new();
+            for _ in 0..sent.len() {
+                got.push(client.next().await.unwrap().unwrap());
+            }
+            got
+        };
+        let (_server, got) = tokio::join!(write, read);
+        assert_eq!(
+            got,
+            [
+                TMessage::text("first"),
+                TMessage::binary(big),
+                TMessage::text("between"),
+                TMessage::text(text),
+                TMessage::text("last"),
+            ]
+        );
     }
 
     #[tokio::test]
@@ -418,7 +542,7 @@ mod tests {
         let text = "{\"event\":\"tick\",\"n\":1}".repeat(100);
         let send = async {
             for _ in 0..20 {
-                client.start_send(&text.as_str().into()).unwrap();
+                client.start_send(text.as_str().into()).unwrap();
             }
             flush(&mut client).await;
             client

@@ -144,7 +144,7 @@ impl Wire {
 
     /// Queues a data message (call [`poll_ready`](Self::poll_ready) first).
     pub(crate) fn start_send(&mut self, msg: Message) -> Result<(), WriteError> {
-        self.stream.start_send(&msg).map_err(WriteError)
+        self.stream.start_send(msg).map_err(WriteError)
     }
 
     /// Queues a close frame.
