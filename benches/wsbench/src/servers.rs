@@ -25,6 +25,9 @@ pub const KINDS: &[&str] = &[
     "axum",
     "fastwebsockets",
     "wsview-mw",
+    "axum-broadcast",
+    "wsview-registry",
+    "wsview-groups",
 ];
 
 /// Entry point of `wsbench serve KIND ADDR`.
@@ -40,6 +43,9 @@ pub fn serve(kind: &str, addr: SocketAddr) -> io::Result<()> {
                 "axum" => axum_server(addr).await,
                 "fastwebsockets" => fastws_server(addr).await,
                 "wsview-mw" => wsview_mw_server(addr).await,
+                "axum-broadcast" => crate::fanout_servers::axum_broadcast(addr).await,
+                "wsview-registry" => crate::fanout_servers::wsview_registry(addr).await,
+                "wsview-groups" => crate::fanout_servers::wsview_groups(addr).await,
                 other => Err(io::Error::other(format!(
                     "unknown server kind {other:?}; known: {}",
                     KINDS.join(", ")
