@@ -465,8 +465,10 @@ pub fn run(a: Args, argv: &[String], wsview_note: String) -> std::process::ExitC
                     program: me.clone(),
                     args: vec!["serve".into(), name.clone()],
                     path: "/sub".into(),
+                    compress_env: Vec::new(),
+                    compresses: false,
                 };
-                let r = bench::start_server(&spec, pin)
+                let r = bench::start_server(&spec, pin, false)
                     .and_then(|proc| rt.block_on(measure(&proc, n, a.window, &a)));
                 match &r {
                     Ok(f) => eprintln!(
