@@ -940,7 +940,6 @@ impl Inner {
                             });
                         }
                     }
-                    Incoming::Control => {}
                 },
                 Poll::Ready(Some(Err(e))) => self.on_read_error(e),
                 Poll::Ready(None) => self.lose(),

@@ -53,9 +53,6 @@ pub(crate) enum Incoming {
     /// The peer's close frame (code and reason, if it had a body). The engine has
     /// queued the reply; it leaves at the next flush.
     Close(Option<(CloseCode, String)>),
-    /// A ping or pong, already handled by the engine.
-    #[allow(dead_code)] // the engine answers pings without reporting them
-    Control,
 }
 
 /// Why a read failed.
