@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes the protocol engine's codec (src/engine) with libFuzzer.
-#   scripts/fuzz.sh [TARGET] [SECONDS]     TARGET: decode (default) or roundtrip
+#   scripts/fuzz.sh [TARGET] [SECONDS]     TARGET: decode (default), roundtrip or negotiate
 # Needs a nightly toolchain (rustup toolchain install nightly). Uses cargo-fuzz when
 # installed, else builds with the flags cargo-fuzz passes. The corpus is kept in
 # fuzz/corpus/TARGET, crashes in fuzz/artifacts/TARGET.

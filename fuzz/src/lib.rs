@@ -105,9 +105,47 @@ pub fn roundtrip(data: &[u8]) {
     assert!(got == want, "a message did not round-trip");
 }
 
+/// Arbitrary `Sec-WebSocket-Extensions` values: negotiation must not panic, and what it
+/// answers must be an offer it would accept again with the same parameters.
+pub fn negotiate_offers(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let headers: Vec<&str> = text.split('\n').collect();
+    let mut config = DeflateConfig::default();
+    config.server_context_takeover = text.len() % 2 == 0;
+    config.client_max_window_bits = 9 + (text.len() % 7) as u8;
+    if let Some((params, response)) = negotiate(headers.iter().copied(), &config) {
+        assert!((9..=15).contains(&params.server_max_window_bits));
+        assert!((9..=15).contains(&params.client_max_window_bits));
+        let (again, _) = negotiate([response.as_str()], &config).expect("our answer is acceptable");
+        assert_eq!(again.server_max_window_bits, params.server_max_window_bits);
+        assert_eq!(
+            again.server_no_context_takeover,
+            params.server_no_context_takeover
+        );
+        assert_eq!(
+            again.client_no_context_takeover,
+            params.client_no_context_takeover
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// Replays random inputs through both targets on stable Rust.
+    #[test]
+    fn offers() {
+        for text in [
+            "permessage-deflate",
+            "permessage-deflate; server_max_window_bits=10; client_max_window_bits\nfoo",
+            "x, permessage-deflate; client_no_context_takeover; server_no_context_takeover",
+            "permessage-deflate; server_max_window_bits=\"12\"",
+        ] {
+            super::negotiate_offers(text.as_bytes());
+        }
+    }
+
     #[test]
     fn random_inputs() {
         let mut x: u64 = 0x1234_5678_9abc_def1;
@@ -122,6 +160,7 @@ mod tests {
                 .collect();
             super::decode(&data);
             super::roundtrip(&data);
+            super::negotiate_offers(&data);
         }
     }
 }

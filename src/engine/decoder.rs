@@ -93,14 +93,6 @@ pub struct Decoder {
     done: bool,
 }
 
-impl std::fmt::Debug for Inflater {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inflater")
-            .field("holds_state", &self.holds_state())
-            .finish()
-    }
-}
-
 impl Decoder {
     /// A decoder for `role` (a server expects masked frames), with permessage-deflate if
     /// it was negotiated.

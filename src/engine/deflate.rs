@@ -243,6 +243,16 @@ impl Inflater {
     }
 }
 
+impl std::fmt::Debug for Inflater {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inflater")
+            .field("bits", &self.bits)
+            .field("takeover", &self.takeover)
+            .field("holds_state", &self.holds_state())
+            .finish()
+    }
+}
+
 /// Inflates `input` onto `out` (capped at `limit + 1` bytes of capacity). Returns whether
 /// the deflate stream ended.
 fn inflate_into(
