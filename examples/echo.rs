@@ -10,10 +10,11 @@
 //!   HTTP, `GET /lower?message=HeLLo` answers `hello`.
 //! - `/`: echoes every message until the peer closes; a browser GET gets a page to try it.
 //!
-//! Settings come from the environment (`WEBSOCKET_ACCEPT_ALL=1`, …). The message and
-//! frame limits are 16 MiB here unless `WSVIEW_MAX_MESSAGE_SIZE` / `WSVIEW_MAX_FRAME_SIZE`
-//! set them, because the Autobahn suite, which runs against `/`, sends messages that
-//! large; the library's default is 1 MiB. Logs go to stderr, filtered by `RUST_LOG`.
+//! Settings come from the environment (`WEBSOCKET_ACCEPT_ALL=1`, `WSVIEW_COMPRESSION=on`
+//! for permessage-deflate with every client that offers it, …). The message and frame
+//! limits are 16 MiB here unless `WSVIEW_MAX_MESSAGE_SIZE` / `WSVIEW_MAX_FRAME_SIZE` set
+//! them, because the Autobahn suite, which runs against `/`, sends messages that large;
+//! the library's default is 1 MiB. Logs go to stderr, filtered by `RUST_LOG`.
 
 use futures_util::StreamExt;
 use wsview::{accept_websocket, require_websocket, App, Request, Response, Settings};
@@ -81,6 +82,7 @@ async fn main() -> std::io::Result<()> {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8000".to_owned());
     let mut settings = Settings::from_env()?;
+    let settings_compression = settings.compression.is_some();
     // 16 MiB for the Autobahn suite, unless the environment sets a limit (lower or
     // higher): WSVIEW_MAX_MESSAGE_SIZE=65536 makes this server refuse 64 KiB + 1.
     if std::env::var_os("WSVIEW_MAX_MESSAGE_SIZE").is_none() {
@@ -95,6 +97,8 @@ async fn main() -> std::io::Result<()> {
     println!("  ws://{at}/      echo every message (a browser GET gets a page to try it)");
     println!("  ws://{at}/echo  echo one message, then close");
     println!("  ws://{at}/lower lower-case every message; also GET /lower?message=HeLLo");
+    let compression = if settings_compression { "on" } else { "off" };
+    println!("permessage-deflate: {compression} (WSVIEW_COMPRESSION=on|off)");
     println!("Ctrl-C stops it.");
     server.run_until(wsview::shutdown_signal()).await?;
     println!("stopped");
