@@ -224,3 +224,27 @@ async fn works_on_a_current_thread_runtime() {
     ws.send("one thread").await.unwrap();
     assert_eq!(ws.recv_text().await.unwrap(), "one thread");
 }
+
+#[tokio::test]
+async fn a_negotiated_extension_is_refused_by_the_client_not_misread() {
+    let settings = wsview::Settings::default().compression(Some(wsview::DeflateConfig::default()));
+    let client = TestClient::new(
+        App::new()
+            .settings(settings)
+            .route("/echo", accept_websocket(echo)),
+    )
+    .unwrap();
+    let err = client
+        .connect("/echo")
+        .header("sec-websocket-extensions", "permessage-deflate")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, TestError::Connection(why) if why.contains("permessage-deflate")),
+        "{err}"
+    );
+    // Without the header the same app serves the test client uncompressed.
+    let mut ws = client.connect("/echo").await.unwrap();
+    ws.send("plain").await.unwrap();
+    assert_eq!(ws.recv_text().await.unwrap(), "plain");
+}

@@ -295,6 +295,13 @@ impl Connect {
             )));
         }
         check_accept(resp.headers(), &key)?;
+        if let Some(ext) = resp.headers().get(header::SEC_WEBSOCKET_EXTENSIONS) {
+            // Frames would arrive compressed; reading them as plain would mislead a test.
+            return Err(TestError::Connection(format!(
+                "the server negotiated {ext:?}; the test client speaks no extension \
+                 (permessage-deflate is tested with a real client over a socket)"
+            )));
+        }
         let headers = resp.headers().clone();
         let upgraded = match tokio::time::timeout(timeout, hyper::upgrade::on(&mut resp)).await {
             Err(_) => return Err(TestError::Timeout(timeout)),

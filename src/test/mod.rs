@@ -57,7 +57,10 @@
 //! `127.0.0.1` with a port of its own. The server side is hyper's connection with
 //! wsview's service, not the [`Server`](crate::Server)'s accept loop: TCP options and
 //! graceful shutdown of the listener are not exercised (use
-//! [`TestClient::service`]'s `close_websockets` for the latter's WebSocket part).
+//! [`TestClient::service`]'s `close_websockets` for the latter's WebSocket part). The
+//! client offers no extension: a connection whose 101 negotiates one
+//! (permessage-deflate, when a test adds the header itself) fails with
+//! [`TestError::Connection`] instead of misreading compressed frames.
 
 mod client;
 mod closed;
