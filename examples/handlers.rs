@@ -125,8 +125,10 @@ async fn main() -> std::io::Result<()> {
         .add("default", RandomCounter::default)
         .add("shout", Shout::default);
     let pool = blocking::Pool::global();
+    // WSVIEW_ALLOWED_ORIGINS and the other limits come from the environment.
+    let settings = wsview::Settings::from_env()?;
     let app = handlers
-        .mount(App::new(), "/socket")
+        .mount(App::new().settings(settings), "/socket")
         .route("/blocking", pool.view(slow_echo));
     let server = app.bind(addr.as_str()).await?;
     let at = server.local_addr();

@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::message::CloseCode;
+use tokio::time::Instant;
+
+use crate::message::{CloseCause, CloseCode};
 use crate::panic::panic_text;
 use crate::response::Response;
 use crate::settings::Settings;
@@ -35,8 +37,129 @@ pub(crate) struct ConnTask {
     /// Armed while the queue is full: a view that takes nothing for `close_timeout`
     /// would otherwise leave the connection deaf (no pings answered, no close seen).
     stall: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The keepalive and the unfinished-input deadline.
+    watch: Watch,
     tracker: Arc<Tracker>,
     id: usize,
+}
+
+/// Watches the peer: a ping after `ping_interval` of silence, the end after
+/// `pong_timeout` more, and a bound on a frame or message begun but not finished.
+///
+/// It costs one timer per connection, armed lazily: a round that reads bytes only
+/// notes the time; the timer is re-armed when it fires (or when an input deadline is
+/// earlier than the time it is set for), never once per frame.
+struct Watch {
+    ping_interval: Option<Duration>,
+    pong_timeout: Option<Duration>,
+    input_timeout: Option<Duration>,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The transport's byte count at the last round.
+    bytes_read: u64,
+    /// When bytes last arrived (or the watch started).
+    heard: Instant,
+    /// When the keepalive ping went out, while no byte has arrived since.
+    pinged: Option<Instant>,
+    /// When the unfinished frame or message was first seen.
+    input_since: Option<Instant>,
+}
+
+/// What the watch found due.
+enum Verdict {
+    Fine,
+    Ping,
+    Unresponsive,
+    InputStalled(Duration),
+}
+
+impl Watch {
+    fn new(settings: &Settings) -> Self {
+        Watch {
+            ping_interval: settings.ping_interval.filter(|d| !d.is_zero()),
+            pong_timeout: settings.pong_timeout,
+            input_timeout: settings.message_read_timeout,
+            timer: None,
+            bytes_read: 0,
+            heard: Instant::now(),
+            pinged: None,
+            input_since: None,
+        }
+    }
+
+    fn is_off(&self) -> bool {
+        self.ping_interval.is_none() && self.input_timeout.is_none()
+    }
+
+    /// One round's look at the input: `progress` is the connection's byte count and
+    /// whether input is unfinished; `paused` is true while reading is paused (a full
+    /// queue), which is not the peer's silence.
+    fn observe(&mut self, progress: (u64, bool), paused: bool, cx: &mut Context<'_>) -> Verdict {
+        let (bytes_read, unfinished) = progress;
+        let heard = bytes_read != self.bytes_read || paused;
+        let needs_now = heard
+            || (unfinished && self.input_since.is_none())
+            || (self.timer.is_none() && self.ping_interval.is_some());
+        if !needs_now && !fired(&mut self.timer, cx) {
+            return Verdict::Fine; // the common round: no clock read, no timer touched
+        }
+        let now = Instant::now();
+        if heard {
+            self.bytes_read = bytes_read;
+            self.heard = now;
+            self.pinged = None;
+        }
+        if !unfinished || paused {
+            self.input_since = None;
+        } else if self.input_since.is_none() {
+            self.input_since = Some(now);
+        }
+        let mut verdict = Verdict::Fine;
+        let mut due: Option<Instant> = None;
+        let mut at = |t: Instant| due = Some(due.map_or(t, |d| d.min(t)));
+        if let (Some(since), Some(limit)) = (self.input_since, self.input_timeout) {
+            if now >= since + limit {
+                return Verdict::InputStalled(limit);
+            }
+            at(since + limit);
+        }
+        if let Some(interval) = self.ping_interval {
+            match (self.pinged, self.pong_timeout) {
+                (Some(pinged), Some(timeout)) if now >= pinged + timeout => {
+                    return Verdict::Unresponsive;
+                }
+                (Some(pinged), Some(timeout)) => at(pinged + timeout),
+                // No pong timeout: ping again after another interval of silence.
+                (Some(pinged), None) if now >= pinged + interval => {
+                    self.pinged = Some(now);
+                    verdict = Verdict::Ping;
+                    at(now + interval);
+                }
+                (Some(pinged), None) => at(pinged + interval),
+                (None, _) if now >= self.heard + interval => {
+                    self.pinged = Some(now);
+                    verdict = Verdict::Ping;
+                    at(now + self.pong_timeout.unwrap_or(interval));
+                }
+                (None, _) => at(self.heard + interval),
+            }
+        }
+        match due {
+            Some(due) => match &mut self.timer {
+                Some(timer) if timer.deadline() == due => {}
+                Some(timer) if timer.deadline() < due && !timer.is_elapsed() => {
+                    // Set for earlier: it fires, and is moved on then.
+                }
+                Some(timer) => timer.as_mut().reset(due),
+                None => self.timer = Some(Box::pin(tokio::time::sleep_until(due))),
+            },
+            None => self.timer = None,
+        }
+        // Register the waker with the (re-)armed timer.
+        if fired(&mut self.timer, cx) {
+            cx.waker().wake_by_ref();
+        }
+        verdict
+    }
 }
 
 impl ConnTask {
@@ -55,6 +178,7 @@ impl ConnTask {
             deadline: None,
             final_code: None,
             stall: None,
+            watch: Watch::new(settings),
             tracker,
             id,
         }
@@ -142,6 +266,45 @@ impl Future for ConnTask {
                 }
             } else if !inner.is_queue_full() {
                 this.stall = None;
+            }
+            if !this.watch.is_off() {
+                if let Some(progress) = inner.input_progress() {
+                    let paused = inner.is_queue_full();
+                    match this.watch.observe(progress, paused, cx) {
+                        Verdict::Fine => {}
+                        Verdict::Ping => {
+                            inner.send_ping();
+                            again = true; // write it out
+                        }
+                        Verdict::Unresponsive => {
+                            tracing::debug!("no answer to the keepalive ping; closing with 1011");
+                            inner.abort(
+                                cx,
+                                CloseCode::Error,
+                                "keepalive ping timeout",
+                                CloseCause::Unresponsive,
+                            );
+                            again = true;
+                        }
+                        Verdict::InputStalled(limit) => {
+                            let detail = format!(
+                                "a frame or message was not finished within {} ms",
+                                limit.as_millis()
+                            );
+                            tracing::debug!(%detail, "closing with 1008");
+                            inner.abort(
+                                cx,
+                                CloseCode::Policy,
+                                "message not finished in time",
+                                CloseCause::Error {
+                                    code: CloseCode::Policy,
+                                    detail,
+                                },
+                            );
+                            again = true;
+                        }
+                    }
+                }
             }
             if inner.close_queued() {
                 arm(&mut this.deadline, this.close_timeout);

@@ -91,8 +91,8 @@ impl Wire {
         config: WireConfig,
     ) -> Option<(Wire, bool)> {
         let (transport, leftover) = match upgraded.downcast::<TokioIo<TcpStream>>() {
-            Ok(parts) => (Transport::Tcp(parts.io.into_inner()), parts.read_buf),
-            Err(upgraded) => (Transport::Other(TokioIo::new(upgraded)), Bytes::new()),
+            Ok(parts) => (Transport::tcp(parts.io.into_inner()), parts.read_buf),
+            Err(upgraded) => (Transport::other(TokioIo::new(upgraded)), Bytes::new()),
         };
         // Both constructors finish on their first poll; they are async only by signature.
         if leftover.is_empty() {
@@ -116,7 +116,15 @@ impl Wire {
         self.engine.get_ref().poll_read_ready(cx)
     }
 
-    /// The next frame; `None` at the end of the stream.
+    /// Bytes read from the socket so far (the transport's count): the connection task's
+    /// sign of life from the peer, and of input begun.
+    pub(crate) fn bytes_read(&self) -> u64 {
+        self.engine.get_ref().bytes_read()
+    }
+
+    /// The next frame; `None` at the end of the stream. Every complete frame is
+    /// reported, control frames too (`Incoming::Control`): the unfinished-input deadline
+    /// counts bytes read since the last one.
     pub(crate) fn poll_read(
         &mut self,
         cx: &mut Context<'_>,
@@ -156,6 +164,13 @@ impl Wire {
         };
         Pin::new(&mut self.engine)
             .start_send(msg)
+            .map_err(WriteError)
+    }
+
+    /// Queues a ping (the keepalive's).
+    pub(crate) fn start_ping(&mut self) -> Result<(), WriteError> {
+        Pin::new(&mut self.engine)
+            .start_send(WsMessage::Ping(Bytes::new()))
             .map_err(WriteError)
     }
 
