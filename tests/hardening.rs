@@ -397,3 +397,138 @@ async fn a_message_with_24600_headers_is_answered_400_and_the_socket_serves_on()
     assert_eq!(replies[1]["body"], "x");
     server.stop().await;
 }
+
+// ---------------------------------------------------------------------------------------
+// HTTP bodies: read on demand, bounded in size and time
+// ---------------------------------------------------------------------------------------
+
+/// An app whose middleware refuses requests without `X-Token: ok` (401), with a view that
+/// echoes the body's length, and a middleware-readable body at `/peek`.
+fn body_app(settings: Settings) -> App {
+    App::new()
+        .settings(settings)
+        .middleware(|mut req: Request, next: wsview::Next| async move {
+            if req.header("x-token") != Some("ok") {
+                return wsview::Response::text("no token").with_status(401);
+            }
+            if req.path() == "/peek" {
+                let len = match req.read_body().await {
+                    Ok(body) => body.len(),
+                    Err(e) => return wsview::IntoResponse::into_response(e),
+                };
+                let resp = next.run(req).await;
+                return resp.with_header("x-peeked", len.to_string());
+            }
+            next.run(req).await
+        })
+        .route("/", |req: Request| async move {
+            format!("{} bytes", req.body().len())
+        })
+        .route("/peek", |req: Request| async move {
+            format!("{} bytes", req.body().len())
+        })
+}
+
+/// Reads one response head from `tcp`: the status and the head's text.
+async fn read_head(tcp: &mut TcpStream) -> (u16, String) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match within(tcp.read(&mut byte)).await {
+            Ok(1) => head.push(byte[0]),
+            _ => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&head).into_owned();
+    (support::parse_reply(&text).0, text)
+}
+
+#[tokio::test]
+async fn a_slow_body_is_answered_408() {
+    let limit = Duration::from_millis(300);
+    let server = support::start(body_app(quiet().body_read_timeout(Some(limit)))).await;
+    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
+    let started = Instant::now();
+    tcp.write_all(
+        b"POST / HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nContent-Length: 100\r\n\r\n0123456789",
+    )
+    .await
+    .expect("write");
+    // The other 90 bytes never come.
+    let (status, head) = read_head(&mut tcp).await;
+    assert_eq!(status, 408, "{head}");
+    assert!(started.elapsed() >= limit, "after {:?}", started.elapsed());
+    // A body that does arrive in time is read whole, in pieces.
+    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
+    tcp.write_all(b"POST / HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nContent-Length: 20\r\nConnection: close\r\n\r\n0123456789")
+        .await
+        .expect("write");
+    tokio::time::sleep(Duration::from_millis(50)).await; // pacing the sender
+    tcp.write_all(b"abcdefghij").await.expect("write");
+    let mut reply = Vec::new();
+    within(tcp.read_to_end(&mut reply)).await.expect("read");
+    let (status, body) = support::parse_reply(&String::from_utf8_lossy(&reply));
+    assert_eq!((status, body.as_str()), (200, "20 bytes"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_declared_length_over_the_limit_is_answered_413_before_the_body() {
+    let server = support::start(body_app(quiet().max_body_size(1000))).await;
+    for extra in ["", "Expect: 100-continue\r\n"] {
+        let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nContent-Length: 1000000000000000\r\n{extra}\r\n"
+        );
+        tcp.write_all(head.as_bytes()).await.expect("write");
+        // No byte of the body is sent, and no `100 Continue` may come first.
+        let (status, head) = read_head(&mut tcp).await;
+        assert_eq!(status, 413, "{extra:?}: {head}");
+    }
+    // A chunked body over the limit is cut off at the limit.
+    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
+    tcp.write_all(
+        b"POST / HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nTransfer-Encoding: chunked\r\n\r\n",
+    )
+    .await
+    .expect("write");
+    let chunk = format!("{:x}\r\n{}\r\n", 600, "a".repeat(600));
+    tcp.write_all(chunk.as_bytes()).await.expect("write");
+    tcp.write_all(chunk.as_bytes()).await.expect("write");
+    assert_eq!(read_head(&mut tcp).await.0, 413);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_refusing_middleware_answers_before_the_body_is_sent() {
+    let server = support::start(body_app(quiet())).await;
+    // 2 MiB − 1 declared, none sent: the token check answers at once.
+    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
+    tcp.write_all(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2097151\r\n\r\n")
+        .await
+        .expect("write");
+    assert_eq!(read_head(&mut tcp).await.0, 401);
+    // With `Expect: 100-continue` the client is told no before it sends anything.
+    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
+    tcp.write_all(
+        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .await
+    .expect("write");
+    let (status, head) = read_head(&mut tcp).await;
+    assert_eq!(status, 401, "{head}");
+    // A middleware may read the body itself; the view sees it too.
+    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
+    tcp.write_all(b"POST /peek HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
+        .await
+        .expect("write");
+    let mut reply = Vec::new();
+    within(tcp.read_to_end(&mut reply)).await.expect("read");
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(
+        reply.to_ascii_lowercase().contains("x-peeked: 5"),
+        "{reply}"
+    );
+    assert!(reply.ends_with("5 bytes"), "{reply}");
+    server.stop().await;
+}
