@@ -8,6 +8,7 @@ use http::HeaderMap;
 use tokio::sync::mpsc;
 
 use crate::blocking::bridge::{serve_until, Bridge, Op};
+use crate::blocking::socket::WebSocket;
 use crate::blocking::workers::Workers;
 use crate::error::Error;
 use crate::handler::context::HandlerContext;
@@ -74,17 +75,16 @@ pub trait Handler: Send + 'static {
 /// A blocking handler's view of its connection: what [`HandlerContext`](crate::HandlerContext) offers, with
 /// blocking `send`, `flush` and `close`.
 pub struct Context {
-    id: ConnectionId,
     request: Request,
     namespace: String,
-    protocol: Option<String>,
-    bridge: Bridge,
+    /// The connection, as blocking code uses it: the context's sends are its sends.
+    ws: WebSocket,
 }
 
 impl Context {
     /// This connection's id (see [`ConnectionId`]).
     pub fn id(&self) -> ConnectionId {
-        self.id
+        self.ws.id()
     }
 
     /// The app's value of type `T`, added with [`App::state`](crate::App::state).
@@ -129,42 +129,40 @@ impl Context {
 
     /// The subprotocol agreed with the client.
     pub fn protocol(&self) -> Option<&str> {
-        self.protocol.as_deref()
+        self.ws.protocol()
     }
 
     /// Sends a message, blocking only while the write buffer is full.
     pub fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
-        let message = message.into();
-        self.bridge.result(|reply| Op::Send(message, reply))
+        self.ws.send(message)
     }
 
     /// Blocks until everything sent so far is written.
     pub fn flush(&mut self) -> Result<(), Error> {
-        self.bridge.result(Op::Flush)
+        self.ws.flush()
     }
 
     /// Closes the connection; see [`HandlerContext::close`](crate::HandlerContext::close).
     pub fn close(&mut self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
-        let (code, reason) = (code.into(), reason.to_owned());
-        self.bridge.result(|reply| Op::Close(code, reason, reply))
+        self.ws.close(code, reason)
     }
 
     /// Whether the connection is closing or closed.
     pub fn is_closed(&self) -> bool {
-        self.bridge.now(|ws| ws.is_closed()).unwrap_or(true)
+        self.ws.is_closed()
     }
 
     /// A cloneable handle for sending from other threads or tasks, for pushing
     /// without waiting for input; `None` once the connection has ended.
     pub fn sender(&self) -> Option<WebSocketSender> {
-        self.bridge.now(|ws| ws.sender())
+        self.ws.sender()
     }
 }
 
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("blocking::Context")
-            .field("id", &self.id)
+            .field("id", &self.ws.id())
             .field("namespace", &self.namespace)
             .field("path", &self.request.path())
             .field("remote_addr", &self.request.remote_addr())
@@ -239,11 +237,9 @@ pub(crate) async fn run_blocking<H: Handler>(handler: H, ctx: HandlerContext, wo
     let (ws, request, namespace) = ctx.into_parts();
     let (bridge, ops) = Bridge::new();
     let context = Context {
-        id: ws.id(),
         request,
         namespace: namespace.clone(),
-        protocol: ws.protocol().map(str::to_owned),
-        bridge,
+        ws: WebSocket::new(bridge, ws.id(), ws.protocol().map(str::to_owned)),
     };
     drive(BlockingRun {
         workers,
