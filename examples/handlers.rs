@@ -15,6 +15,8 @@
 //!   work (the thread sleeps), on a pool of 16 workers.
 //!
 //! Try it with any WebSocket client, e.g. `websocat ws://127.0.0.1:8000/socket/shout`.
+//! Settings come from the environment (`WSVIEW_…`; browser pages on other origins need
+//! `WSVIEW_ALLOWED_ORIGINS`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

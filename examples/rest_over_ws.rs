@@ -18,6 +18,9 @@
 //! message's `token`), with the token from `WSVIEW_DEMO_TOKEN` (default `demo-token`).
 //! The check is one middleware that both transports pass through.
 //!
+//! Settings come from the environment (`WSVIEW_…`). A browser page on another origin
+//! cannot open `/ws/api` unless that origin is in `WSVIEW_ALLOWED_ORIGINS`.
+//!
 //! ```text
 //! curl -i http://127.0.0.1:8000/api/snippets/
 //! curl -i -X POST -H 'Authorization: JWT demo-token' -H 'Content-Type: application/json' \
