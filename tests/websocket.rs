@@ -386,14 +386,10 @@ async fn sender_handle_pushes_from_another_task() {
     srv.stop().await;
 }
 
-/// Known bug, found when this check moved out of the view (where it could not fail):
-/// after a close asked for through a `WebSocketSender`, once the closing handshake is
-/// done and `wait` has returned `None`, that sender still queues successfully (the
-/// message is dropped) until the connection task ends the engine, though the view's
-/// own `send` already fails. (After the view's own `close`, the sender does fail.)
-/// Un-ignore once senders fail as soon as the connection is closing.
+/// After a close asked for through a `WebSocketSender`, once the closing handshake is
+/// done and `wait` has returned `None`, sends through that sender fail like the view's
+/// own (they used to be queued and silently dropped).
 #[tokio::test]
-#[ignore = "known bug: a WebSocketSender still queues after the closing handshake"]
 async fn sender_fails_as_soon_as_the_connection_is_closing() {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let srv = start(App::new().route(

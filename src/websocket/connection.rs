@@ -877,6 +877,9 @@ impl Inner {
     fn note_close_sent(&mut self, code: CloseCode) {
         self.closing.on_close_sent();
         self.cause.get_or_insert(CloseCause::Server { code });
+        // Nothing sent after our close frame can be written: fail senders now rather
+        // than queue into a channel nobody drains.
+        self.close_senders();
     }
 
     /// No more outgoing data can be written: senders fail from now on.
@@ -962,6 +965,8 @@ impl Inner {
                         // The engine has queued the reply; it leaves at the next flush.
                         let ours_first = self.closing.sent();
                         self.closing.on_close_received();
+                        // Only the reply can follow the peer's close.
+                        self.close_senders();
                         if !ours_first {
                             self.cause = Some(match frame {
                                 Some((code, reason)) => CloseCause::Peer {
