@@ -164,3 +164,8 @@ struct ContractChangesDoc;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/groups.md")]
 struct GroupsDoc;
+
+// Compiled only with the feature it documents (`scripts/test` runs it with `--features redis`).
+#[cfg(all(doctest, feature = "redis"))]
+#[doc = include_str!("../docs/groups-redis.md")]
+struct GroupsRedisDoc;

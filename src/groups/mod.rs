@@ -16,6 +16,8 @@
 
 mod layer;
 mod policy;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod registry;
 mod report;
 mod track;

@@ -1,7 +1,9 @@
 """Two real browsers in one chat room: Debian's headless Chromium, driven by
 chromedriver through Selenium, against the chat example.
 
-Usage: chat_browser.py BASE_URL   (for example http://127.0.0.1:8000)
+Usage: chat_browser.py BASE_URL [BASE_URL2]   (for example http://127.0.0.1:8000)
+With BASE_URL2 the second browser uses that server (another process sharing rooms
+through Redis), and the room counts are checked on both.
 Opens the page in two separate Chromium instances, joins both to the same room under
 two names, sends a line from each and checks that each page shows the other's line,
 that GET /rooms/ROOM counts both, and that the first page sees the second leave.
@@ -45,14 +47,15 @@ def members(driver):
     return driver.find_element(By.ID, "members").text
 
 
-def main(base):
+def main(base, base2=None):
+    base2 = base2 or base
     with tempfile.TemporaryDirectory() as p1, tempfile.TemporaryDirectory() as p2:
         alice = browser(p1)
         bob = None
         try:
             bob = browser(p2)
             join(alice, base, "alice")
-            join(bob, base, "bob")
+            join(bob, base2, "bob")
             # Alice was there first: she sees Bob join and the count go to 2.
             WebDriverWait(alice, LIMIT).until(lambda d: "bob joined" in log_text(d))
             WebDriverWait(alice, LIMIT).until(lambda d: members(d) == "2")
@@ -60,9 +63,10 @@ def main(base):
             # A late joiner sees nothing sent before it joined.
             assert "alice joined" not in log_text(bob), log_text(bob)
 
-            with urllib.request.urlopen(f"{base}/rooms/{ROOM}", timeout=LIMIT) as r:
-                body = json.load(r)
-            assert body == {"room": ROOM, "members": 2}, body
+            for b in {base, base2}:
+                with urllib.request.urlopen(f"{b}/rooms/{ROOM}", timeout=LIMIT) as r:
+                    body = json.load(r)
+                assert body == {"room": ROOM, "members": 2}, (b, body)
 
             say(alice, "hello from alice")
             say(bob, "hello from bob")
@@ -83,4 +87,4 @@ def main(base):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])

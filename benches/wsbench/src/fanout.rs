@@ -32,7 +32,10 @@ const OPENERS: usize = 64;
 pub const GROUPS: &str = "wsview-groups";
 pub const REGISTRY: &str = "wsview-registry";
 pub const AXUM: &str = "axum-broadcast";
-const ALL: [&str; 3] = [GROUPS, REGISTRY, AXUM];
+/// Two `wsview-groups` processes sharing the group through a redis-server the harness
+/// starts; subscribers split between them, the publisher on the first.
+pub const GROUPS_REDIS: &str = "wsview-groups-redis";
+const ALL: [&str; 4] = [GROUPS, REGISTRY, AXUM, GROUPS_REDIS];
 
 pub struct Args {
     subs: Vec<usize>,
@@ -51,7 +54,7 @@ pub fn parse(args: &[String]) -> Result<Args, String> {
         rounds: 1,
         warmup: Duration::from_secs(1),
         measure: Duration::from_secs(3),
-        servers: ALL.iter().map(|s| s.to_string()).collect(),
+        servers: ALL[..3].iter().map(|s| s.to_string()).collect(),
         out: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fanout-results.md"),
     };
     let (mut warmup, mut measure, mut quick) = (None, None, false);
@@ -286,24 +289,47 @@ async fn publisher(
     Ok(sent)
 }
 
+/// Measures one fan-out. The subscribers are spread round-robin over `procs` (several
+/// processes sharing groups through Redis, or one), the publisher connects to the first;
+/// server CPU adds up every process in `procs` and `also_pids` (redis-server), RSS the
+/// `procs`.
 async fn measure(
-    proc: &ServerProc,
+    procs: &[&ServerProc],
+    also_pids: &[u32],
     subs: usize,
     window: usize,
     a: &Args,
 ) -> Result<Fanout, String> {
-    let pid = proc.pid();
-    let rss0 = sys::proc_rss(pid).map_err(|e| format!("read server status: {e}"))?;
+    let pids: Vec<u32> = procs.iter().map(|p| p.pid()).collect();
+    let cpu_pids: Vec<u32> = pids.iter().chain(also_pids).copied().collect();
+    let rss = |pids: &[u32]| -> Result<u64, String> {
+        pids.iter()
+            .map(|&pid| sys::proc_rss(pid).map_err(|e| format!("read server status: {e}")))
+            .sum()
+    };
+    let snapshots = |pids: &[u32]| -> Result<Vec<sys::Snapshot>, String> {
+        pids.iter()
+            .map(|&pid| sys::Snapshot::take(pid).map_err(|e| format!("read server stat: {e}")))
+            .collect()
+    };
+    let rss0 = rss(&pids)?;
+    let addrs: Vec<_> = procs.iter().map(|p| p.addr).collect();
+    let pub_addr = addrs[0];
     // Connect the subscribers, a bounded number of handshakes at a time; each is ready
     // once it has read the server's first message.
     let next = Arc::new(AtomicU64::new(0));
     let openers: Vec<_> = (0..OPENERS.min(subs))
         .map(|_| {
             let next = next.clone();
-            let addr = proc.addr;
+            let addrs = addrs.clone();
             tokio::spawn(async move {
                 let mut mine = Vec::new();
-                while next.fetch_add(1, Ordering::Relaxed) < subs as u64 {
+                loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    if k >= subs as u64 {
+                        break;
+                    }
+                    let addr = addrs[k as usize % addrs.len()];
                     let mut c = client::connect(addr, "/sub", Duration::from_secs(10)).await?;
                     ready(&mut c).await?;
                     mine.push(c);
@@ -320,7 +346,7 @@ async fn measure(
                 .map_err(|e| format!("subscriber connect: {e}"))?,
         );
     }
-    let publisher_conn = client::connect(proc.addr, "/pub", Duration::from_secs(10))
+    let publisher_conn = client::connect(pub_addr, "/pub", Duration::from_secs(10))
         .await
         .map_err(|e| format!("publisher connect: {e}"))?;
 
@@ -358,10 +384,10 @@ async fn measure(
     ));
 
     tokio::time::sleep_until(tokio::time::Instant::from_std(plan.warm_end)).await;
-    let snap0 = sys::Snapshot::take(pid).map_err(|e| format!("read server stat: {e}"))?;
-    let rss1 = sys::proc_rss(pid).map_err(|e| format!("read server status: {e}"))?;
+    let snap0 = snapshots(&cpu_pids)?;
+    let rss1 = rss(&pids)?;
     tokio::time::sleep_until(tokio::time::Instant::from_std(plan.end)).await;
-    let snap1 = sys::Snapshot::take(pid).map_err(|e| format!("read server stat: {e}"))?;
+    let snap1 = snapshots(&cpu_pids)?;
 
     let published = match publishing.await {
         Ok(Ok(Ok(n))) => n,
@@ -395,11 +421,20 @@ async fn measure(
     if delivered == 0 {
         return Err("nothing delivered in the measured window".into());
     }
-    let u = sys::usage(&snap0, &snap1);
+    let usages: Vec<sys::Usage> = snap0
+        .iter()
+        .zip(&snap1)
+        .map(|(a, b)| sys::usage(a, b))
+        .collect();
+    let server: Duration = usages.iter().map(|u| u.server).sum();
+    let mut u = usages[0];
+    // The first snapshot's "foreign" time includes the other measured processes.
+    let others = server.saturating_sub(u.server).as_secs_f64();
+    u.foreign_pct = (u.foreign_pct - others * 100.0 / u.wall.as_secs_f64().max(1e-9)).max(0.0);
     Ok(Fanout {
         published,
         delivered_per_s: delivered as f64 / a.measure.as_secs_f64(),
-        srv_cpu_us_per_delivered: u.server.as_secs_f64() * 1e6 / delivered as f64,
+        srv_cpu_us_per_delivered: server.as_secs_f64() * 1e6 / delivered as f64,
         p50_us: hist.quantile_us(0.50),
         p99_us: hist.quantile_us(0.99),
         rss_per_sub: rss1.saturating_sub(rss0) as f64 / subs as f64,
@@ -460,14 +495,22 @@ pub fn run(a: Args, argv: &[String], wsview_note: String) -> std::process::ExitC
     for _ in 0..a.rounds {
         for (i, &n) in a.subs.iter().enumerate() {
             for (name, cells) in rows.iter_mut() {
+                let name: &str = name;
+                let kind = if name == GROUPS_REDIS { GROUPS } else { name };
                 let spec = ServerSpec {
-                    name: name.clone(),
+                    name: name.to_owned(),
                     program: me.clone(),
-                    args: vec!["serve".into(), name.clone()],
+                    args: vec!["serve".into(), kind.to_owned()],
                     path: "/sub".into(),
                 };
-                let r = bench::start_server(&spec, pin)
-                    .and_then(|proc| rt.block_on(measure(&proc, n, a.window, &a)));
+                let r = if name == GROUPS_REDIS {
+                    crate::fanout_redis::measure_two(&spec, pin, |procs, redis_pid| {
+                        rt.block_on(measure(procs, &[redis_pid], n, a.window, &a))
+                    })
+                } else {
+                    bench::start_server(&spec, pin)
+                        .and_then(|proc| rt.block_on(measure(&[&proc], &[], n, a.window, &a)))
+                };
                 match &r {
                     Ok(f) => eprintln!(
                         "{name:<16} N={n:<5} {:>10.0} msg/s delivered  server {:.3} µs/msg  p50 {:.0} µs  p99 {:.0} µs  RSS/sub {:.1} KiB  drops {}  foreign {:.0}%",
@@ -504,7 +547,10 @@ pub fn run(a: Args, argv: &[String], wsview_note: String) -> std::process::ExitC
             (name, cells)
         })
         .collect();
-    let md = render(&a, &rows, argv, &started, pin, &wsview_note);
+    let mut md = render(&a, &rows, argv, &started, pin, &wsview_note);
+    if a.servers.iter().any(|s| s == GROUPS_REDIS) {
+        md.push_str(&crate::fanout_redis::ceiling(PAYLOAD + 10));
+    }
     println!("{md}");
     if let Err(e) = std::fs::write(&a.out, &md) {
         eprintln!("could not write {}: {e}", a.out.display());

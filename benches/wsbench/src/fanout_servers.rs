@@ -155,6 +155,14 @@ mod with_wsview {
             return Response::empty();
         }
         groups.add("bench", &ws.sender());
+        // Across processes: ready once this process's subscription is in Redis.
+        #[cfg(feature = "redis")]
+        if let Some(layer) = req.state::<wsview::groups::redis::RedisLayer>() {
+            layer.synced().await;
+        }
+        let Some(ws) = req.websocket() else {
+            return Response::empty();
+        };
         if ws.send("ready").await.is_ok() {
             while ws.wait().await.is_some() {}
         }
@@ -175,8 +183,22 @@ mod with_wsview {
     }
 
     pub async fn wsview_groups(addr: SocketAddr) -> std::io::Result<()> {
-        let server = App::new()
-            .state(Groups::new())
+        let app = App::new();
+        // With WSVIEW_REDIS_URL (wsbench fanout's wsview-groups-redis run), the group
+        // is shared with the other processes through Redis.
+        #[cfg(feature = "redis")]
+        let (app, groups) = match wsview::groups::redis::RedisLayer::from_env() {
+            Ok(Some(layer)) => (
+                app.state(layer.clone()),
+                Groups::builder().layer(layer).build(),
+            ),
+            Ok(None) => (app, Groups::new()),
+            Err(e) => return Err(std::io::Error::other(e)),
+        };
+        #[cfg(not(feature = "redis"))]
+        let groups = Groups::new();
+        let server = app
+            .state(groups)
             .route("/sub", require_websocket(groups_sub))
             .route("/pub", require_websocket(groups_pub))
             .bind(addr)

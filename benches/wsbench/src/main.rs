@@ -18,6 +18,11 @@
 mod bench;
 mod client;
 mod fanout;
+#[cfg(feature = "redis")]
+mod fanout_redis;
+#[cfg(not(feature = "redis"))]
+#[path = "fanout_redis_off.rs"]
+mod fanout_redis;
 mod fanout_servers;
 mod hist;
 mod report;
