@@ -58,7 +58,8 @@ pub enum HandshakeRejection {
     UnsupportedVersion,
     /// A header that must be text holds bytes that are not.
     InvalidHeader(&'static str),
-    /// The `Origin` is not in [`Settings::allowed_origins`](crate::Settings::allowed_origins).
+    /// A browser's `Origin` is neither the request's own host nor in
+    /// [`Settings::allowed_origins`](crate::Settings::allowed_origins).
     OriginNotAllowed,
     /// The request is valid but its HTTP connection cannot be upgraded (it did not come
     /// from a hyper connection served with upgrades).

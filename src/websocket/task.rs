@@ -48,20 +48,39 @@ pub(crate) struct ConnTask {
 ///
 /// It costs one timer per connection, armed lazily: a round that reads bytes only
 /// notes the time; the timer is re-armed when it fires (or when an input deadline is
-/// earlier than the time it is set for), never once per frame.
+/// earlier than the time it is set for), never once per frame. Times are milliseconds
+/// on a process-wide clock, to keep this state (in every connection) small.
 struct Watch {
-    ping_interval: Option<Duration>,
-    pong_timeout: Option<Duration>,
-    input_timeout: Option<Duration>,
+    /// `ping_interval`, `pong_timeout`, `message_read_timeout` in ms; `OFF` when unset.
+    ping_ms: u32,
+    pong_ms: u32,
+    input_ms: u32,
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
     /// The transport's byte count at the last round.
     bytes_read: u64,
     /// When bytes last arrived (or the watch started).
-    heard: Instant,
-    /// When the keepalive ping went out, while no byte has arrived since.
-    pinged: Option<Instant>,
-    /// When the unfinished frame or message was first seen.
-    input_since: Option<Instant>,
+    heard: u64,
+    /// When the keepalive ping went out, while no byte has arrived since; `NEVER` if not.
+    pinged: u64,
+    /// When the unfinished frame or message was first seen; `NEVER` if none.
+    input_since: u64,
+}
+
+const OFF: u32 = u32::MAX;
+const NEVER: u64 = u64::MAX;
+
+/// Milliseconds since the process's first watch started.
+fn clock_ms() -> u64 {
+    u64::try_from(clock_base().elapsed().as_millis()).unwrap_or(NEVER - 1)
+}
+
+fn clock_base() -> Instant {
+    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *BASE.get_or_init(Instant::now)
+}
+
+fn millis(d: Option<Duration>) -> u32 {
+    d.map_or(OFF, |d| u32::try_from(d.as_millis()).unwrap_or(OFF - 1))
 }
 
 /// What the watch found due.
@@ -75,19 +94,19 @@ enum Verdict {
 impl Watch {
     fn new(settings: &Settings) -> Self {
         Watch {
-            ping_interval: settings.ping_interval.filter(|d| !d.is_zero()),
-            pong_timeout: settings.pong_timeout,
-            input_timeout: settings.message_read_timeout,
+            ping_ms: millis(settings.ping_interval.filter(|d| !d.is_zero())),
+            pong_ms: millis(settings.pong_timeout),
+            input_ms: millis(settings.message_read_timeout),
             timer: None,
             bytes_read: 0,
-            heard: Instant::now(),
-            pinged: None,
-            input_since: None,
+            heard: clock_ms(),
+            pinged: NEVER,
+            input_since: NEVER,
         }
     }
 
     fn is_off(&self) -> bool {
-        self.ping_interval.is_none() && self.input_timeout.is_none()
+        self.ping_ms == OFF && self.input_ms == OFF
     }
 
     /// One round's look at the input: `progress` is the connection's byte count and
@@ -97,62 +116,70 @@ impl Watch {
         let (bytes_read, unfinished) = progress;
         let heard = bytes_read != self.bytes_read || paused;
         let needs_now = heard
-            || (unfinished && self.input_since.is_none())
-            || (self.timer.is_none() && self.ping_interval.is_some());
+            || (unfinished && self.input_since == NEVER)
+            || (self.timer.is_none() && self.ping_ms != OFF);
         if !needs_now && !fired(&mut self.timer, cx) {
             return Verdict::Fine; // the common round: no clock read, no timer touched
         }
-        let now = Instant::now();
+        let now = clock_ms();
         if heard {
             self.bytes_read = bytes_read;
             self.heard = now;
-            self.pinged = None;
+            self.pinged = NEVER;
         }
         if !unfinished || paused {
-            self.input_since = None;
-        } else if self.input_since.is_none() {
-            self.input_since = Some(now);
+            self.input_since = NEVER;
+        } else if self.input_since == NEVER {
+            self.input_since = now;
         }
         let mut verdict = Verdict::Fine;
-        let mut due: Option<Instant> = None;
-        let mut at = |t: Instant| due = Some(due.map_or(t, |d| d.min(t)));
-        if let (Some(since), Some(limit)) = (self.input_since, self.input_timeout) {
-            if now >= since + limit {
-                return Verdict::InputStalled(limit);
+        let mut due = NEVER;
+        if self.input_since != NEVER && self.input_ms != OFF {
+            let at = self.input_since + u64::from(self.input_ms);
+            if now >= at {
+                return Verdict::InputStalled(Duration::from_millis(self.input_ms.into()));
             }
-            at(since + limit);
+            due = due.min(at);
         }
-        if let Some(interval) = self.ping_interval {
-            match (self.pinged, self.pong_timeout) {
-                (Some(pinged), Some(timeout)) if now >= pinged + timeout => {
+        if self.ping_ms != OFF {
+            let interval = u64::from(self.ping_ms);
+            let (pinged, pong) = (self.pinged, self.pong_ms);
+            if pinged != NEVER && pong != OFF {
+                let at = pinged + u64::from(pong);
+                if now >= at {
                     return Verdict::Unresponsive;
                 }
-                (Some(pinged), Some(timeout)) => at(pinged + timeout),
-                // No pong timeout: ping again after another interval of silence.
-                (Some(pinged), None) if now >= pinged + interval => {
-                    self.pinged = Some(now);
+                due = due.min(at);
+            } else {
+                // Not pinged yet, or no pong timeout (then ping again after each
+                // interval of silence).
+                let last = if pinged == NEVER { self.heard } else { pinged };
+                if now >= last + interval {
+                    self.pinged = now;
                     verdict = Verdict::Ping;
-                    at(now + interval);
+                    let wait = if pong == OFF {
+                        interval
+                    } else {
+                        u64::from(pong)
+                    };
+                    due = due.min(now + wait);
+                } else {
+                    due = due.min(last + interval);
                 }
-                (Some(pinged), None) => at(pinged + interval),
-                (None, _) if now >= self.heard + interval => {
-                    self.pinged = Some(now);
-                    verdict = Verdict::Ping;
-                    at(now + self.pong_timeout.unwrap_or(interval));
-                }
-                (None, _) => at(self.heard + interval),
             }
         }
-        match due {
-            Some(due) => match &mut self.timer {
+        if due == NEVER {
+            self.timer = None;
+        } else {
+            let due = clock_base() + Duration::from_millis(due);
+            match &mut self.timer {
                 Some(timer) if timer.deadline() == due => {}
                 Some(timer) if timer.deadline() < due && !timer.is_elapsed() => {
                     // Set for earlier: it fires, and is moved on then.
                 }
                 Some(timer) => timer.as_mut().reset(due),
                 None => self.timer = Some(Box::pin(tokio::time::sleep_until(due))),
-            },
-            None => self.timer = None,
+            }
         }
         // Register the waker with the (re-)armed timer.
         if fired(&mut self.timer, cx) {
@@ -323,5 +350,14 @@ impl Future for ConnTask {
                 return Poll::Pending;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The watch is in every connection task: keep it small (56 bytes on 64-bit).
+    #[test]
+    fn the_watch_stays_small() {
+        assert!(std::mem::size_of::<super::Watch>() <= 64);
     }
 }
