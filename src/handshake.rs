@@ -113,6 +113,9 @@ pub(crate) struct Handshake {
     pub accept: String,
     /// The subprotocols the client offered, in its order of preference.
     pub offered_protocols: Vec<String>,
+    /// The client's `Sec-WebSocket-Extensions` values, in order (its permessage-deflate
+    /// offers are among them).
+    pub offered_extensions: Vec<String>,
 }
 
 /// Whether the request asks for a WebSocket: its `Upgrade` header carries the token
@@ -228,9 +231,17 @@ pub(crate) fn validate(
                 .map(str::to_owned),
         );
     }
+    // Values that are not text cannot hold an offer we accept: skipped, not refused.
+    let offered_extensions = headers
+        .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .collect();
     Ok(Handshake {
         accept: accept_key(key),
         offered_protocols,
+        offered_extensions,
     })
 }
 

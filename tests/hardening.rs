@@ -365,6 +365,28 @@ async fn a_view_may_close_with_1014() {
 }
 
 #[tokio::test]
+async fn a_peer_may_close_with_1014() {
+    let (app, mut ends) = echo_app(quiet());
+    let server = support::start(app).await;
+    let (mut tcp, rest) = raw_ws(&server).await;
+    let mut close = client_header(8, 2);
+    close.extend_from_slice(&1014u16.to_be_bytes());
+    tcp.write_all(&close).await.expect("write");
+    // Accepted: the reply echoes 1014 (a refusal would be 1002).
+    let frames = frames_until_eof(&mut tcp, rest).await;
+    assert_eq!(close_code_of(&frames), Some(1014));
+    let cause = within(ends.recv()).await.expect("the view ended");
+    assert_eq!(
+        cause,
+        Some(CloseCause::Peer {
+            code: Some(CloseCode::BadGateway),
+            reason: String::new()
+        })
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_message_with_24600_headers_is_answered_400_and_the_socket_serves_on() {
     let app = App::new()
         .settings(quiet())
