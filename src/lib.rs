@@ -77,6 +77,7 @@ mod router;
 mod view;
 
 mod request;
+mod request_body;
 mod response;
 
 mod websocket;
