@@ -15,6 +15,8 @@
 //!   work (the thread sleeps), on a pool of 16 workers.
 //!
 //! Try it with any WebSocket client, e.g. `websocat ws://127.0.0.1:8000/socket/shout`.
+//! Settings come from the environment (`WSVIEW_…`; browser pages on other origins need
+//! `WSVIEW_ALLOWED_ORIGINS`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -134,8 +136,10 @@ async fn main() -> std::io::Result<()> {
         .add("default", RandomCounter::default)
         .add("shout", Shout::default);
     let pool = blocking::Pool::global();
+    // WSVIEW_ALLOWED_ORIGINS and the other limits come from the environment.
+    let settings = wsview::Settings::from_env()?;
     let app = handlers
-        .mount(App::new(), "/socket")
+        .mount(App::new().settings(settings), "/socket")
         .route("/blocking", pool.view(slow_echo));
     let server = app.bind(addr.as_str()).await?;
     let at = server.local_addr();

@@ -18,6 +18,9 @@
 //! message's `token`), with the token from `WSVIEW_DEMO_TOKEN` (default `demo-token`).
 //! The check is one middleware that both transports pass through.
 //!
+//! Settings come from the environment (`WSVIEW_…`). A browser page on another origin
+//! cannot open `/ws/api` unless that origin is in `WSVIEW_ALLOWED_ORIGINS`.
+//!
 //! ```text
 //! curl -i http://127.0.0.1:8000/api/snippets/
 //! curl -i -X POST -H 'Authorization: JWT demo-token' -H 'Content-Type: application/json' \
@@ -83,8 +86,10 @@ async fn require_token_for_writes(req: Request, next: Next, token: &str) -> Resp
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let given = req
         .header("authorization")
-        .and_then(|v| v.strip_prefix("JWT "))
-        .map(str::trim);
+        .and_then(|v| v.trim().split_once(' '))
+        // The scheme is case-insensitive (RFC 9110 §11.1).
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("JWT"))
+        .map(|(_, token)| token.trim());
     if safe || given.is_some_and(|g| same_secret(g, token)) {
         return next.run(req).await;
     }
@@ -218,7 +223,9 @@ async fn main() -> std::io::Result<()> {
     } else {
         "from WSVIEW_DEMO_TOKEN".to_owned()
     };
-    let server = app(token).bind(addr.as_str()).await?;
+    // WSVIEW_ALLOWED_ORIGINS and the other limits come from the environment.
+    let settings = wsview::Settings::from_env()?;
+    let server = app(token).settings(settings).bind(addr.as_str()).await?;
     let at = server.local_addr();
     println!("wsview REST-over-WebSocket example serving on http://{at}");
     println!("  http://{at}/api/snippets/       GET lists, POST creates");

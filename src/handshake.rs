@@ -58,7 +58,8 @@ pub enum HandshakeRejection {
     UnsupportedVersion,
     /// A header that must be text holds bytes that are not.
     InvalidHeader(&'static str),
-    /// The `Origin` is not in [`Settings::allowed_origins`](crate::Settings::allowed_origins).
+    /// A browser's `Origin` is neither the request's own host nor in
+    /// [`Settings::allowed_origins`](crate::Settings::allowed_origins).
     OriginNotAllowed,
     /// The request is valid but its HTTP connection cannot be upgraded (it did not come
     /// from a hyper connection served with upgrades).
@@ -123,12 +124,61 @@ pub(crate) fn is_upgrade_request(headers: &HeaderMap) -> bool {
     has_token(headers, &header::UPGRADE, "websocket")
 }
 
+/// Which browser origins may open a WebSocket (see
+/// [`Settings::allowed_origins`](crate::Settings::allowed_origins)).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OriginPolicy<'a> {
+    /// Origins allowed besides the request's own host.
+    pub(crate) listed: &'a [String],
+    /// Every origin passes (the explicit opt-out).
+    pub(crate) any: bool,
+}
+
+impl OriginPolicy<'_> {
+    /// Whether a request with this `Origin` passes: any origin when opted out, a listed
+    /// one, or the origin of the request's own `Host`.
+    pub(crate) fn allows(&self, origin: &str, headers: &HeaderMap) -> bool {
+        if self.any || self.listed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+            return true;
+        }
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        host.is_some_and(|host| same_host(origin, host))
+    }
+}
+
+/// Whether `origin` (`scheme://host[:port]`) names the same host and port as a `Host`
+/// header. A `Host` without a port matches the origin scheme's default port; `null` and
+/// anything that is not `http`, `https`, `ws` or `wss` match nothing.
+pub(crate) fn same_host(origin: &str, host: &str) -> bool {
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "http" | "ws" => "80",
+        "https" | "wss" => "443",
+        _ => return false,
+    };
+    if authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
+        return false;
+    }
+    let split = |a: &'_ str| -> (String, String) {
+        // `[::1]:8000`, `host:8000`, `host`.
+        let (name, port) = match a.rfind(':') {
+            Some(i) if !a[i..].contains(']') => (&a[..i], &a[i + 1..]),
+            _ => (a, ""),
+        };
+        let port = if port.is_empty() { default_port } else { port };
+        (name.to_ascii_lowercase(), port.to_owned())
+    };
+    split(authority) == split(host.trim())
+}
+
 /// Checks an upgrade request against RFC 6455 §4.2.1.
 pub(crate) fn validate(
     method: &Method,
     version: Version,
     headers: &HeaderMap,
-    allowed_origins: Option<&[String]>,
+    origins: &OriginPolicy<'_>,
 ) -> Result<Handshake, HandshakeRejection> {
     if method != Method::GET {
         return Err(HandshakeRejection::MethodNotGet);
@@ -157,17 +207,15 @@ pub(crate) fn validate(
         (Some(v), None) if v.as_bytes().trim_ascii() == b"13" => {}
         _ => return Err(HandshakeRejection::UnsupportedVersion),
     }
-    if let Some(allowed) = allowed_origins {
-        let origin = headers
-            .get(header::ORIGIN)
-            .map(|o| o.to_str())
-            .transpose()
-            .map_err(|_| HandshakeRejection::InvalidHeader("Origin"))?;
-        // Non-browser clients send no Origin; only a browser's claim can be refused.
-        if let Some(origin) = origin {
-            if !allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
-                return Err(HandshakeRejection::OriginNotAllowed);
-            }
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|o| o.to_str())
+        .transpose()
+        .map_err(|_| HandshakeRejection::InvalidHeader("Origin"))?;
+    // Non-browser clients send no Origin; only a browser's claim can be refused.
+    if let Some(origin) = origin {
+        if !origins.allows(origin, headers) {
+            return Err(HandshakeRejection::OriginNotAllowed);
         }
     }
     let mut offered_protocols = Vec::new();
@@ -248,8 +296,13 @@ mod tests {
         h
     }
 
+    const DEFAULT: OriginPolicy<'static> = OriginPolicy {
+        listed: &[],
+        any: false,
+    };
+
     fn check(h: &HeaderMap) -> Result<Handshake, HandshakeRejection> {
-        validate(&Method::GET, Version::HTTP_11, h, None)
+        validate(&Method::GET, Version::HTTP_11, h, &DEFAULT)
     }
 
     #[test]
@@ -265,11 +318,11 @@ mod tests {
     #[test]
     fn rejects_each_rule() {
         assert_eq!(
-            validate(&Method::POST, Version::HTTP_11, &good(), None).unwrap_err(),
+            validate(&Method::POST, Version::HTTP_11, &good(), &DEFAULT).unwrap_err(),
             HandshakeRejection::MethodNotGet
         );
         assert_eq!(
-            validate(&Method::GET, Version::HTTP_10, &good(), None).unwrap_err(),
+            validate(&Method::GET, Version::HTTP_10, &good(), &DEFAULT).unwrap_err(),
             HandshakeRejection::HttpVersionTooOld
         );
         let mut h = good();
@@ -307,6 +360,54 @@ mod tests {
             check(&h),
             Err(HandshakeRejection::InvalidHeader(_))
         ));
+    }
+
+    #[test]
+    fn origin_must_match_host_by_default() {
+        for (origin, host) in [
+            ("http://x", "x"),
+            ("https://X", "x"),
+            ("http://127.0.0.1:8000", "127.0.0.1:8000"),
+            ("https://a.example", "a.example:443"),
+            ("http://a.example:80", "a.example"),
+            ("http://[::1]:9", "[::1]:9"),
+            ("ws://h:1", "H:1"),
+        ] {
+            assert!(same_host(origin, host), "{origin} {host}");
+        }
+        for (origin, host) in [
+            ("http://evil.example", "a.example"),
+            ("http://a.example:81", "a.example"),
+            ("https://a.example", "a.example:80"),
+            ("null", "a.example"),
+            ("file://a.example", "a.example"),
+            ("http://a.example@evil", "a.example"),
+            ("http://", ""),
+            ("http://[::1]", "[::1]:9"),
+        ] {
+            assert!(!same_host(origin, host), "{origin} {host}");
+        }
+        let mut h = good();
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
+        assert_eq!(check(&h).unwrap_err(), HandshakeRejection::OriginNotAllowed);
+        let listed = ["https://EVIL.example".to_owned()];
+        let list = OriginPolicy {
+            listed: &listed,
+            any: false,
+        };
+        assert!(validate(&Method::GET, Version::HTTP_11, &h, &list).is_ok());
+        let any = OriginPolicy {
+            listed: &[],
+            any: true,
+        };
+        assert!(validate(&Method::GET, Version::HTTP_11, &h, &any).is_ok());
+        h.insert(header::ORIGIN, HeaderValue::from_static("http://x"));
+        assert!(check(&h).is_ok());
+        h.remove(header::ORIGIN);
+        assert!(check(&h).is_ok());
     }
 
     #[test]

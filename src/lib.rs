@@ -90,6 +90,7 @@ mod router;
 mod view;
 
 mod request;
+mod request_body;
 mod response;
 
 mod websocket;

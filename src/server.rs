@@ -37,7 +37,8 @@ impl Server {
         service: AppService,
         addr: impl tokio::net::ToSocketAddrs,
     ) -> std::io::Result<Server> {
-        let listener = TcpListener::bind(addr).await?;
+        let backlog = service.settings().listen_backlog.max(1);
+        let listener = listen(addr, backlog).await?;
         let local_addr = listener.local_addr()?;
         Ok(Server {
             listener,
@@ -144,6 +145,35 @@ impl Server {
         tracing::info!(address = %local_addr, "stopped");
         Ok(())
     }
+}
+
+/// Binds the first address `addr` resolves to that binds, listening with `backlog`
+/// (the standard library's `bind` takes no backlog and uses a fixed, smaller one).
+async fn listen(
+    addr: impl tokio::net::ToSocketAddrs,
+    backlog: u32,
+) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host(addr).await? {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        // As std and tokio do on Unix: a restarted server can bind at once.
+        #[cfg(unix)]
+        socket.set_reuseaddr(true)?;
+        match socket.bind(addr).and_then(|()| socket.listen(backlog)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the address resolved to nothing",
+        )
+    }))
 }
 
 /// Why a server could not listen: the address asked for and the cause. Travels inside

@@ -1,5 +1,5 @@
-//! The service: the app as hyper and tower see it. It reads the request body (within
-//! the size limit), runs the request through the chain, and for a WebSocket request
+//! The service: the app as hyper and tower see it. It makes the request (its body to be
+//! read on demand, within the size limit), runs it through the chain, and for a WebSocket request
 //! starts the connection task that runs the chain and the socket from then on.
 
 pub(crate) mod chain;
@@ -15,7 +15,6 @@ use std::task::Poll;
 
 use bytes::Bytes;
 use futures_util::FutureExt;
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use tokio::sync::oneshot;
 
@@ -24,6 +23,7 @@ use crate::body::Body;
 use crate::handshake;
 use crate::panic::panic_text;
 use crate::request::Request;
+use crate::request_body::PendingBody;
 use crate::response::Response;
 use crate::router::Router;
 use crate::service::chain::{Chain, Middleware};
@@ -151,20 +151,25 @@ impl AppService {
         self.tracker.len()
     }
 
-    async fn to_request<B>(&self, req: http::Request<B>) -> Result<Request, Response>
+    /// The request, its body left to read on demand (see [`Request::read_body`]). A
+    /// declared `Content-Length` over the limit is answered 413 here, before any of the
+    /// body is read, and before hyper sends `100 Continue` to a client that expects it
+    /// (hyper sends that only once the body is first read).
+    fn to_request<B>(&self, req: http::Request<B>) -> Result<Request, Box<Response>>
     where
-        B: hyper::body::Body<Data = Bytes>,
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let (parts, body) = req.into_parts();
-        let limit = self.inner.settings().max_body_size;
-        let body = match Limited::new(body, limit).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                return Err(Response::text("Payload Too Large").with_status(413));
-            }
-            Err(_) => return Err(Response::bad_request("Could not read the request body.")),
-        };
+        let settings = self.inner.settings();
+        let limit = settings.max_body_size;
+        if body.size_hint().lower() > limit as u64 {
+            return Err(Box::new(
+                Response::text("Payload Too Large").with_status(413),
+            ));
+        }
+        let body = (!body.is_end_stream())
+            .then(|| PendingBody::new(body, limit, settings.body_read_timeout));
         Ok(Request::from_http(parts, body, self.remote_addr))
     }
 }
@@ -226,9 +231,9 @@ impl AppService {
                 tracing::debug_span!("request", method = %req.method(), path = %req.uri().path());
             return Box::pin(tracing::Instrument::instrument(
                 async move {
-                    let resp = match this.to_request(req).await {
+                    let resp = match this.to_request(req) {
                         Ok(req) => this.handle(req).await,
-                        Err(refusal) => refusal,
+                        Err(refusal) => *refusal,
                     };
                     Ok(resp.into_http())
                 },
@@ -239,7 +244,7 @@ impl AppService {
         // goes out when the view first uses the socket, and the task goes on serving it.
         let on_upgrade = hyper::upgrade::on(&mut req);
         Box::pin(async move {
-            let mut request = match this.to_request(req).await {
+            let mut request = match this.to_request(req) {
                 Ok(request) => request,
                 Err(refusal) => return Ok(refusal.into_http()),
             };

@@ -51,7 +51,10 @@ fn prepare(req: &mut Request, settings: &Settings) -> Result<(), Box<Response>> 
         req.method(),
         req.version(),
         req.headers(),
-        settings.allowed_origins.as_deref(),
+        &handshake::OriginPolicy {
+            listed: settings.allowed_origins.as_deref().unwrap_or_default(),
+            any: settings.any_origin,
+        },
     )
     .map_err(refusal)?;
     let Some(shared) = req.take_upgrade() else {
