@@ -44,6 +44,9 @@ const WS_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 pub enum HandshakeRejection {
     /// The method was not `GET`.
     MethodNotGet,
+    /// Over HTTP/2, the request was not an extended `CONNECT` with `:protocol` set to
+    /// `websocket` (RFC 8441).
+    MethodNotConnect,
     /// The request came over HTTP/1.0 or older.
     HttpVersionTooOld,
     /// `Connection` does not carry the `upgrade` token.
@@ -81,6 +84,9 @@ impl std::fmt::Display for HandshakeRejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let text = match self {
             HandshakeRejection::MethodNotGet => "WebSocket upgrade requires the GET method",
+            HandshakeRejection::MethodNotConnect => {
+                "a WebSocket over HTTP/2 requires CONNECT with :protocol websocket (RFC 8441)"
+            }
             HandshakeRejection::HttpVersionTooOld => "WebSocket upgrade requires HTTP/1.1",
             HandshakeRejection::ConnectionNotUpgrade => {
                 "WebSocket upgrade requires `Connection: upgrade`"
@@ -108,25 +114,45 @@ impl std::error::Error for HandshakeRejection {}
 /// A validated upgrade request: what the 101 reply needs.
 #[derive(Debug, Clone)]
 pub(crate) struct Handshake {
-    /// The `Sec-WebSocket-Accept` value.
-    pub accept: String,
+    /// The `Sec-WebSocket-Accept` value, for HTTP/1.1; an HTTP/2 WebSocket has none (it
+    /// is accepted with a plain 200).
+    pub accept: Option<String>,
     /// The subprotocols the client offered, in its order of preference.
     pub offered_protocols: Vec<String>,
 }
 
-/// Whether the request asks for a WebSocket: its `Upgrade` header carries the token
-/// `websocket`, in any case.
-pub(crate) fn is_upgrade_request(headers: &HeaderMap) -> bool {
+/// Whether the request asks for a WebSocket: over HTTP/1.1 its `Upgrade` header carries
+/// the token `websocket`, in any case; over HTTP/2 it is an extended `CONNECT` whose
+/// `:protocol` is `websocket` (RFC 8441 §4).
+pub(crate) fn is_upgrade_request(
+    method: &Method,
+    headers: &HeaderMap,
+    extensions: &http::Extensions,
+) -> bool {
     has_token(headers, &header::UPGRADE, "websocket")
+        || (method == Method::CONNECT && connect_protocol(extensions).is_some())
 }
 
-/// Checks an upgrade request against RFC 6455 §4.2.1.
+/// The `:protocol` of an HTTP/2 extended `CONNECT`, when it is `websocket`.
+pub(crate) fn connect_protocol(extensions: &http::Extensions) -> Option<&str> {
+    extensions
+        .get::<hyper::ext::Protocol>()
+        .map(hyper::ext::Protocol::as_str)
+        .filter(|p| p.eq_ignore_ascii_case("websocket"))
+}
+
+/// Checks an upgrade request against RFC 6455 §4.2.1, or an HTTP/2 one against RFC 8441
+/// §5 (`connect_protocol`: the request's `:protocol`, see [`connect_protocol`]).
 pub(crate) fn validate(
     method: &Method,
     version: Version,
     headers: &HeaderMap,
+    connect_protocol: Option<&str>,
     allowed_origins: Option<&[String]>,
 ) -> Result<Handshake, HandshakeRejection> {
+    if version >= Version::HTTP_2 {
+        return validate_h2(method, headers, connect_protocol, allowed_origins);
+    }
     if method != Method::GET {
         return Err(HandshakeRejection::MethodNotGet);
     }
@@ -149,6 +175,33 @@ pub(crate) fn validate(
         Ok(raw) if raw.len() == 16 => {}
         _ => return Err(HandshakeRejection::InvalidKey),
     }
+    let mut hs = common(headers, allowed_origins)?;
+    hs.accept = Some(accept_key(key));
+    Ok(hs)
+}
+
+/// RFC 8441 §5: an extended `CONNECT` with `:protocol` `websocket`; no key and no
+/// `Connection` header (HTTP/2 has neither), the rest as over HTTP/1.1.
+fn validate_h2(
+    method: &Method,
+    headers: &HeaderMap,
+    connect_protocol: Option<&str>,
+    allowed_origins: Option<&[String]>,
+) -> Result<Handshake, HandshakeRejection> {
+    if method != Method::CONNECT || connect_protocol.is_none() {
+        return Err(HandshakeRejection::MethodNotConnect);
+    }
+    if !headers.contains_key(header::HOST) {
+        return Err(HandshakeRejection::MissingHost);
+    }
+    common(headers, allowed_origins)
+}
+
+/// The checks both versions share: the WebSocket version, the origin, the subprotocols.
+fn common(
+    headers: &HeaderMap,
+    allowed_origins: Option<&[String]>,
+) -> Result<Handshake, HandshakeRejection> {
     let mut versions = headers.get_all(header::SEC_WEBSOCKET_VERSION).iter();
     match (versions.next(), versions.next()) {
         (Some(v), None) if v.as_bytes().trim_ascii() == b"13" => {}
@@ -181,7 +234,7 @@ pub(crate) fn validate(
         );
     }
     Ok(Handshake {
-        accept: accept_key(key),
+        accept: None,
         offered_protocols,
     })
 }
@@ -238,7 +291,7 @@ mod tests {
     }
 
     fn check(h: &HeaderMap) -> Result<Handshake, HandshakeRejection> {
-        validate(&Method::GET, Version::HTTP_11, h, None)
+        validate(&Method::GET, Version::HTTP_11, h, None, None)
     }
 
     #[test]
@@ -248,17 +301,50 @@ mod tests {
             "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
         let hs = check(&good()).expect("valid");
-        assert_eq!(hs.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(hs.accept.as_deref(), Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+    }
+
+    #[test]
+    fn http2_extended_connect() {
+        let mut h = good();
+        for name in [
+            header::CONNECTION,
+            header::UPGRADE,
+            header::SEC_WEBSOCKET_KEY,
+        ] {
+            h.remove(name);
+        }
+        let ws = Some("websocket");
+        let hs = validate(&Method::CONNECT, Version::HTTP_2, &h, ws, None).expect("valid");
+        assert_eq!(hs.accept, None);
+        for (method, protocol) in [(Method::GET, ws), (Method::CONNECT, None)] {
+            assert_eq!(
+                validate(&method, Version::HTTP_2, &h, protocol, None).unwrap_err(),
+                HandshakeRejection::MethodNotConnect
+            );
+        }
+        h.remove(header::SEC_WEBSOCKET_VERSION);
+        assert_eq!(
+            validate(&Method::CONNECT, Version::HTTP_2, &h, ws, None).unwrap_err(),
+            HandshakeRejection::UnsupportedVersion
+        );
+        let mut ext = http::Extensions::new();
+        assert!(!is_upgrade_request(&Method::CONNECT, &h, &ext));
+        ext.insert(hyper::ext::Protocol::from_static("websocket"));
+        assert!(is_upgrade_request(&Method::CONNECT, &h, &ext));
+        assert!(!is_upgrade_request(&Method::GET, &h, &ext));
+        ext.insert(hyper::ext::Protocol::from_static("connect-udp"));
+        assert!(!is_upgrade_request(&Method::CONNECT, &h, &ext));
     }
 
     #[test]
     fn rejects_each_rule() {
         assert_eq!(
-            validate(&Method::POST, Version::HTTP_11, &good(), None).unwrap_err(),
+            validate(&Method::POST, Version::HTTP_11, &good(), None, None).unwrap_err(),
             HandshakeRejection::MethodNotGet
         );
         assert_eq!(
-            validate(&Method::GET, Version::HTTP_10, &good(), None).unwrap_err(),
+            validate(&Method::GET, Version::HTTP_10, &good(), None, None).unwrap_err(),
             HandshakeRejection::HttpVersionTooOld
         );
         let mut h = good();
