@@ -17,7 +17,7 @@ import sys
 
 SRC = "src"
 # Features use the core and are never used by it.
-FEATURES = ("api_socket", "blocking", "handler")
+FEATURES = ("api_socket", "blocking", "groups", "handler")
 
 
 def module_of(path):

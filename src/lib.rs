@@ -96,6 +96,7 @@ mod utf8;
 
 pub mod api_socket;
 pub mod blocking;
+pub mod groups;
 mod handler;
 
 pub use api_socket::{
@@ -131,7 +132,13 @@ pub use websocket::socket::WebSocket;
 /// The `http` crate's types used in this API (status codes, headers, methods).
 pub use http;
 
-// The guide pages' examples compile and run as doc tests.
+// The README's and the guide pages' examples compile and run as doc tests (blocks in
+// other languages, sh/python/json/js/text, are not Rust and are skipped by rustdoc).
+// docs/rest-over-websocket.md is included by the api_socket module.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoc;
+
 #[cfg(doctest)]
 #[doc = include_str!("../docs/guide.md")]
 struct GuideDoc;
@@ -139,3 +146,32 @@ struct GuideDoc;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/migration-django-websocket.md")]
 struct MigrationDoc;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/handlers.md")]
+struct HandlersDoc;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/conformance.md")]
+struct ConformanceDoc;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/performance.md")]
+struct PerformanceDoc;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/architecture.md")]
+struct ArchitectureDoc;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/CONTRACT-CHANGES.md")]
+struct ContractChangesDoc;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/groups.md")]
+struct GroupsDoc;
+
+// Compiled only with the feature it documents (`scripts/test` runs it with `--features redis`).
+#[cfg(all(doctest, feature = "redis"))]
+#[doc = include_str!("../docs/groups-redis.md")]
+struct GroupsRedisDoc;

@@ -12,29 +12,47 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use wsview::{
     blocking, require_websocket, App, CloseCause, CloseCode, CloseReason, HandlerError, Message,
-    Namespaces, Opened, Request, Response,
+    Namespaces, Next, Opened, Request, Response,
 };
 
-use support::{close_code, next_data, send_text, within, Client};
+use support::{close_code, next_data, send_text, within, Client, LIMIT};
 
 /// A door blocking threads until the test opens it: a real blocking wait, holding the
-/// worker's thread.
+/// worker's thread. Tests hold an [`OpenOnDrop`] for it, so a failing assertion opens it
+/// while unwinding (the runtime waits for blocking threads when it shuts down: a gate
+/// left shut would turn the failure into a silent hang). `wait` also panics past
+/// [`LIMIT`], in case a test forgets the guard.
 #[derive(Clone, Default)]
 struct Gate(Arc<(Mutex<bool>, Condvar)>);
 
 impl Gate {
     fn wait(&self) {
         let (open, cv) = &*self.0;
-        let mut open = open.lock().unwrap_or_else(|e| e.into_inner());
-        while !*open {
-            open = cv.wait(open).unwrap_or_else(|e| e.into_inner());
-        }
+        let open = open.lock().unwrap_or_else(|e| e.into_inner());
+        let (open, timeout) = cv
+            .wait_timeout_while(open, LIMIT, |open| !*open)
+            .unwrap_or_else(|e| e.into_inner());
+        drop(open);
+        assert!(!timeout.timed_out(), "the test never opened the gate");
     }
 
     fn open(&self) {
         let (open, cv) = &*self.0;
         *open.lock().unwrap_or_else(|e| e.into_inner()) = true;
         cv.notify_all();
+    }
+
+    /// Opens the gate when dropped: at the end of the test, or when an assertion fails.
+    fn opener(&self) -> OpenOnDrop {
+        OpenOnDrop(self.clone())
+    }
+}
+
+struct OpenOnDrop(Gate);
+
+impl Drop for OpenOnDrop {
+    fn drop(&mut self) {
+        self.0.open();
     }
 }
 
@@ -66,16 +84,28 @@ async fn echo(mut req: Request) -> Response {
 
 /// Two async workers, four blocking workers all held busy: if blocking code ran on the
 /// async workers, the async echo could not answer until the blocking views finished.
+/// A fifth blocking connection, seen reaching the server, gets a worker only when one
+/// of the four views has returned: its view does not start while all four are held,
+/// and the views' start/end log shows it starting after the first one ended.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_blocking_workers_do_not_stall_async_views() {
     const WORKERS: usize = 4;
     let pool = blocking::Pool::new(WORKERS);
     let gate = Gate::default();
+    let _opener = gate.opener();
     let finished = Arc::new(AtomicUsize::new(0));
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
     let (started_tx, mut started) = mpsc::unbounded_channel::<()>();
     let view = {
-        let (gate, finished) = (gate.clone(), finished.clone());
-        pool.view(move |_req: Request, ws: &mut blocking::WebSocket| {
+        let (gate, finished, log) = (gate.clone(), finished.clone(), log.clone());
+        pool.view(move |req: Request, ws: &mut blocking::WebSocket| {
+            let tag = req.query("tag").unwrap_or_default();
+            let note = |what: &str| {
+                log.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(format!("{what} {tag}"))
+            };
+            note("start");
             while let Some(msg) = ws.wait() {
                 let _ = started_tx.send(());
                 gate.wait(); // blocking work, until the test says so
@@ -85,17 +115,24 @@ async fn busy_blocking_workers_do_not_stall_async_views() {
                     break;
                 }
             }
+            note("end");
             Response::empty()
         })
     };
+    // Tells the test when a request has reached the server (before any pool wait).
+    let (arrived_tx, mut arrived) = mpsc::unbounded_channel::<String>();
     let app = App::new()
+        .middleware(move |req: Request, next: Next| {
+            let _ = arrived_tx.send(req.query("tag").unwrap_or_default());
+            next.run(req)
+        })
         .route("/blocking", view)
         .route("/echo", require_websocket(echo));
     let server = support::start(app).await;
 
     let mut busy = Vec::new();
     for i in 0..WORKERS {
-        let mut ws = server.connect("/blocking").await;
+        let mut ws = server.connect(&format!("/blocking?tag=job{i}")).await;
         send_text(&mut ws, &format!("job{i}")).await;
         busy.push(ws);
     }
@@ -107,8 +144,13 @@ async fn busy_blocking_workers_do_not_stall_async_views() {
     assert_eq!(pool.available(), 0, "every worker is busy");
 
     // One more blocking connection waits for a worker, its handshake pending.
-    let url = server.url("/blocking");
+    let url = server.url("/blocking?tag=late");
     let waiting = tokio::spawn(async move { tokio_tungstenite::connect_async(url).await });
+    loop {
+        if within(arrived.recv()).await.expect("arrived") == "late" {
+            break;
+        }
+    }
 
     // The async view answers while every blocking worker is held.
     let mut fast = server.connect("/echo").await;
@@ -119,7 +161,6 @@ async fn busy_blocking_workers_do_not_stall_async_views() {
         0,
         "the async reply came before any blocking view finished"
     );
-    assert!(!waiting.is_finished(), "no worker was free to accept it");
 
     gate.open();
     for (i, ws) in busy.iter_mut().enumerate() {
@@ -127,7 +168,6 @@ async fn busy_blocking_workers_do_not_stall_async_views() {
     }
     // A blocking view holds its worker for its connection's life: the waiting
     // connection gets a worker when one of them ends.
-    assert!(!waiting.is_finished(), "still no free worker");
     let first = busy.remove(0);
     bye(first).await;
     let (mut late, _) = within(waiting)
@@ -136,6 +176,15 @@ async fn busy_blocking_workers_do_not_stall_async_views() {
         .expect("accepted once a worker was free");
     send_text(&mut late, "late").await;
     expect_text(&mut late, "done:late").await;
+    {
+        let log = log.lock().unwrap_or_else(|e| e.into_inner());
+        let at = |entry: &str| log.iter().position(|e| e == entry);
+        let (ended, late_started) = (at("end job0"), at("start late"));
+        assert!(
+            ended.is_some() && late_started.is_some() && ended < late_started,
+            "the late view started only after job0's view returned: {log:?}"
+        );
+    }
 
     for ws in busy {
         bye(ws).await;
@@ -233,6 +282,7 @@ async fn a_panicking_blocking_view_closes_with_1011() {
 async fn past_max_wait_a_busy_pool_refuses_with_503() {
     let pool = blocking::Pool::new(1).max_wait(Duration::from_millis(50));
     let gate = Gate::default();
+    let _opener = gate.opener();
     let (started_tx, mut started) = mpsc::unbounded_channel::<()>();
     let view = {
         let gate = gate.clone();
@@ -252,9 +302,17 @@ async fn past_max_wait_a_busy_pool_refuses_with_503() {
         .await
         .expect("the only worker is busy");
 
-    let (status, body) = server.connect_err("/one").await;
-    assert_eq!(status, 503);
-    assert!(body.contains("busy"), "{body}");
+    let refusal = server.refusal("/one").await;
+    assert_eq!(refusal.status(), 503);
+    assert_eq!(
+        refusal.headers().get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"1"[..]),
+        "503 carries Retry-After: 1"
+    );
+    assert_eq!(
+        support::body_text(&refusal),
+        "Service Unavailable: every worker is busy."
+    );
 
     gate.open();
     expect_text(&mut holder, "hold").await;
@@ -451,4 +509,238 @@ async fn blocking_sends_survive_back_pressure() {
     expect_text(&mut ws, "end").await;
     bye(ws).await;
     server.stop().await;
+}
+
+/// What the blocking view saw, sent to the test.
+#[derive(Debug, Default)]
+struct ViewReport {
+    protocol: Option<String>,
+    count: usize,
+    has: bool,
+    read: Vec<Option<Message>>,
+    has_after: bool,
+    flushed: bool,
+    via_sender: bool,
+    closed_after_close: bool,
+    cause: Option<CloseCause>,
+}
+
+/// The rest of `blocking::WebSocket`: `protocol`, `count_messages`, `has_messages`,
+/// `read`, `flush`, `sender`, `close`, `is_closed`, `close_cause`. The test makes sure
+/// three messages are queued before the view looks (a pong to a ping sent after them
+/// proves the server read them), so the counts are exact.
+#[tokio::test]
+async fn the_rest_of_the_blocking_websocket_api() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let (report_tx, mut report) = mpsc::unbounded_channel::<ViewReport>();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let go_rx = Mutex::new(go_rx);
+    let view = blocking::Pool::new(1)
+        .view(move |_req: Request, ws: &mut blocking::WebSocket| {
+            let mut r = ViewReport::default();
+            if ws.accept().is_err() {
+                return Response::empty();
+            }
+            r.protocol = ws.protocol().map(str::to_owned);
+            let go = go_rx.lock().unwrap_or_else(|e| e.into_inner());
+            if go.recv_timeout(LIMIT).is_err() {
+                return Response::empty(); // the test reports the missing report
+            }
+            r.count = ws.count_messages();
+            r.has = ws.has_messages();
+            r.read = (0..4).map(|_| ws.read()).collect();
+            r.has_after = ws.has_messages();
+            r.flushed = ws.send("direct").is_ok() && ws.flush().is_ok();
+            r.via_sender = ws
+                .sender()
+                .is_some_and(|s| s.try_send("via sender").is_ok());
+            // The sender's queue is not ordered with close: close once the client has it.
+            r.via_sender &= ws.wait().is_some_and(|m| m == "got both");
+            let _ = ws.close(CloseCode::from(4000), "bye");
+            r.closed_after_close = ws.is_closed();
+            while ws.wait().is_some() {}
+            r.cause = ws.close_cause();
+            let _ = report_tx.send(r);
+            Response::empty()
+        })
+        .protocols(["chat"]);
+    let server = support::start(App::new().route("/b", view)).await;
+    let mut req = server.url("/b").into_client_request().expect("request");
+    req.headers_mut()
+        .insert("sec-websocket-protocol", "chat".parse().expect("header"));
+    let (mut ws, _) = within(tokio_tungstenite::connect_async(req))
+        .await
+        .expect("handshake");
+    for text in ["a", "b", "c"] {
+        within(ws.feed(WsMessage::text(text))).await.expect("feed");
+    }
+    within(ws.feed(WsMessage::Ping("queued?".into())))
+        .await
+        .expect("ping");
+    within(ws.flush()).await.expect("flush");
+    match within(futures_util::StreamExt::next(&mut ws)).await {
+        Some(Ok(WsMessage::Pong(p))) => assert_eq!(&p[..], b"queued?"),
+        other => panic!("expected the pong, got {other:?}"),
+    }
+    go_tx.send(()).expect("the view waits for the go");
+    expect_text(&mut ws, "direct").await;
+    expect_text(&mut ws, "via sender").await;
+    send_text(&mut ws, "got both").await;
+    assert_eq!(close_code(&mut ws).await, Some(4000));
+    bye(ws).await;
+    let r = within(report.recv()).await.expect("view report");
+    assert_eq!(r.protocol.as_deref(), Some("chat"), "{r:?}");
+    assert_eq!((r.count, r.has, r.has_after), (3, true, false), "{r:?}");
+    assert_eq!(
+        r.read,
+        [
+            Some(Message::text("a")),
+            Some(Message::text("b")),
+            Some(Message::text("c")),
+            None
+        ]
+    );
+    assert!(r.flushed && r.via_sender && r.closed_after_close, "{r:?}");
+    assert_eq!(
+        r.cause,
+        Some(CloseCause::Server {
+            code: CloseCode::from(4000)
+        })
+    );
+    server.stop().await;
+}
+
+/// A blocking handler reports its `blocking::Context`: request, extensions set by
+/// middleware, path parameters, address, headers, subprotocol; `flush`, `sender`,
+/// `close` and `is_closed`. Reported to the test, asserted here.
+struct Reporter {
+    report: mpsc::UnboundedSender<String>,
+}
+
+#[derive(Clone, Debug)]
+struct User(&'static str);
+
+impl blocking::Handler for Reporter {
+    fn on_open(
+        &mut self,
+        ctx: &mut blocking::Context,
+        _first: Message,
+    ) -> Result<Opened, HandlerError> {
+        let req = ctx.request();
+        let line = format!(
+            "ns={} path={} user={:?} room={:?} params={:?} remote={:?} hdr={:?} \
+             same_headers={} proto={:?} closed={}",
+            ctx.namespace(),
+            req.path(),
+            req.extensions().get::<User>().map(|u| u.0),
+            ctx.param("room"),
+            ctx.params(),
+            ctx.remote_addr(),
+            ctx.header("x-client"),
+            ctx.headers().get("x-client") == req.headers().get("x-client"),
+            ctx.protocol(),
+            ctx.is_closed(),
+        );
+        let _ = self.report.send(line);
+        ctx.send("opened")?;
+        let flushed = ctx.flush().is_ok();
+        let pushed = ctx.sender().is_some_and(|s| s.try_send("pushed").is_ok());
+        let _ = self
+            .report
+            .send(format!("flushed={flushed} pushed={pushed}"));
+        Ok(Opened::Consumed)
+    }
+
+    fn on_message(
+        &mut self,
+        ctx: &mut blocking::Context,
+        _message: Message,
+    ) -> Result<(), HandlerError> {
+        ctx.close(CloseCode::from(4002), "done")?;
+        let _ = self
+            .report
+            .send(format!("after close: closed={}", ctx.is_closed()));
+        Ok(())
+    }
+
+    fn on_close(&mut self, _ctx: &mut blocking::Context, reason: CloseReason) {
+        let _ = self.report.send(format!("on_close: {reason}"));
+    }
+}
+
+#[tokio::test]
+async fn the_blocking_context() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let view = Namespaces::new()
+        .blocking_pool(blocking::Pool::new(1))
+        .add_blocking("default", move || Reporter { report: tx.clone() })
+        .view()
+        .protocols(["chat"]);
+    let app = App::new()
+        .middleware(|mut req: Request, next: Next| {
+            req.extensions_mut().insert(User("bob"));
+            next.run(req)
+        })
+        .route("/b/{room}/{namespace}", view);
+    let server = support::start(app).await;
+    let mut req = server
+        .url("/b/r1/default")
+        .into_client_request()
+        .expect("request");
+    let h = req.headers_mut();
+    h.insert("x-client", "test-suite".parse().expect("header"));
+    h.insert("sec-websocket-protocol", "chat".parse().expect("header"));
+    let (mut ws, _) = within(tokio_tungstenite::connect_async(req))
+        .await
+        .expect("handshake");
+    let local = match ws.get_ref() {
+        tokio_tungstenite::MaybeTlsStream::Plain(tcp) => tcp.local_addr().expect("addr"),
+        _ => unreachable!("plain TCP"),
+    };
+    send_text(&mut ws, "hi").await;
+    expect_text(&mut ws, "opened").await;
+    expect_text(&mut ws, "pushed").await;
+    assert_eq!(
+        within(rx.recv()).await.expect("report"),
+        format!(
+            "ns=default path=/b/r1/default user=Some(\"bob\") room=Some(\"r1\") \
+             params=[(\"room\", \"r1\"), (\"namespace\", \"default\")] remote=Some({local:?}) \
+             hdr=Some(\"test-suite\") same_headers=true proto=Some(\"chat\") closed=false"
+        )
+    );
+    assert_eq!(
+        within(rx.recv()).await.as_deref(),
+        Some("flushed=true pushed=true")
+    );
+    send_text(&mut ws, "close please").await;
+    assert_eq!(close_code(&mut ws).await, Some(4002));
+    bye(ws).await;
+    assert_eq!(
+        within(rx.recv()).await.as_deref(),
+        Some("after close: closed=true")
+    );
+    assert_eq!(
+        within(rx.recv()).await.as_deref(),
+        Some("on_close: this side closed (4002)")
+    );
+    server.stop().await;
+}
+
+/// The pool's documented sizes: at least one worker, and a global pool of
+/// `DEFAULT_WORKERS` = 16 shared by every handle to it.
+#[test]
+fn pool_sizes() {
+    assert_eq!(blocking::DEFAULT_WORKERS, 16);
+    let global = blocking::Pool::global();
+    assert_eq!(global.size(), blocking::DEFAULT_WORKERS);
+    assert_eq!(blocking::Pool::global().available(), global.available());
+    let zero = blocking::Pool::new(0);
+    assert_eq!(
+        (zero.size(), zero.available()),
+        (1, 1),
+        "at least one worker"
+    );
+    let three = blocking::Pool::new(3);
+    assert_eq!((three.size(), three.available()), (3, 3));
 }

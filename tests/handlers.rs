@@ -550,3 +550,255 @@ async fn nothing_is_delivered_after_the_handler_closes() {
     assert_eq!(only_close(server, &closes, &mut rx).await, "server 4001");
     assert_eq!(messages.load(Ordering::SeqCst), 0);
 }
+
+/// Reports what its context says (request, extensions set by middleware, path
+/// parameters, address, headers, subprotocol), flushes, closes on "close", fails on
+/// "fail", and reports its close reason through the predicates. Everything goes to the
+/// test over a channel; nothing is asserted in the handler.
+struct Inspector {
+    report: mpsc::UnboundedSender<String>,
+}
+
+#[derive(Clone, Debug)]
+struct User(&'static str);
+
+impl Handler for Inspector {
+    async fn on_open(
+        &mut self,
+        ctx: &mut HandlerContext,
+        _first: Message,
+    ) -> Result<Opened, HandlerError> {
+        let req = ctx.request();
+        let line = format!(
+            "ns={} path={} q={:?} user={:?} room={:?} params={:?} remote={:?} hdr={:?} \
+             same_headers={} proto={:?} closed={}",
+            ctx.namespace(),
+            req.path(),
+            req.query("q"),
+            req.extensions().get::<User>().map(|u| u.0),
+            ctx.param("room"),
+            ctx.params(),
+            ctx.remote_addr(),
+            ctx.header("x-client"),
+            ctx.headers().get("x-client") == req.headers().get("x-client"),
+            ctx.protocol(),
+            ctx.is_closed(),
+        );
+        let _ = self.report.send(line);
+        ctx.send("opened").await?;
+        let flushed = ctx.flush().await;
+        let _ = self.report.send(format!("flushed={}", flushed.is_ok()));
+        Ok(Opened::Consumed)
+    }
+
+    async fn on_message(
+        &mut self,
+        ctx: &mut HandlerContext,
+        message: Message,
+    ) -> Result<(), HandlerError> {
+        match message.as_text() {
+            Some("close") => {
+                ctx.close(4001, "done").await?;
+                let _ = self
+                    .report
+                    .send(format!("after close: closed={}", ctx.is_closed()));
+            }
+            Some("fail") => return Err(HandlerError::msg("inspector failed")),
+            _ => ctx.send(message).await?,
+        }
+        Ok(())
+    }
+
+    async fn on_close(&mut self, _ctx: &mut HandlerContext, reason: CloseReason) {
+        let _ = self.report.send(format!(
+            "on_close shutdown={} failure={} cause={:?} text={reason}",
+            reason.is_shutdown(),
+            reason.is_handler_failure(),
+            reason.cause(),
+        ));
+    }
+}
+
+#[tokio::test]
+async fn the_handler_context_and_the_close_reason_predicates() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let view = Namespaces::new()
+        .add("default", move || Inspector { report: tx.clone() })
+        .view()
+        .protocols(["chat"]);
+    let app = App::new()
+        .middleware(|mut req: wsview::Request, next: wsview::Next| {
+            req.extensions_mut().insert(User("ann"));
+            next.run(req)
+        })
+        .route("/rooms/{room}/{namespace}", view);
+    let server = support::start(app).await;
+    let open = |path: &str| {
+        let mut req = server.url(path).into_client_request().expect("request");
+        let h = req.headers_mut();
+        h.insert("x-client", "test-suite".parse().expect("header"));
+        h.insert(
+            "sec-websocket-protocol",
+            "other, chat".parse().expect("header"),
+        );
+        within(tokio_tungstenite::connect_async(req))
+    };
+    let local_addr = |ws: &Client| match ws.get_ref() {
+        tokio_tungstenite::MaybeTlsStream::Plain(tcp) => tcp.local_addr().expect("addr"),
+        _ => unreachable!("plain TCP"),
+    };
+
+    let (mut ws, resp) = open("/rooms/caf%C3%A9/default?q=1")
+        .await
+        .expect("handshake");
+    assert_eq!(resp.headers()["sec-websocket-protocol"], "chat");
+    send_text(&mut ws, "hello").await;
+    expect_text(&mut ws, "opened").await;
+    assert_eq!(
+        within(rx.recv()).await.expect("report"),
+        format!(
+            "ns=default path=/rooms/caf%C3%A9/default q=Some(\"1\") user=Some(\"ann\") \
+             room=Some(\"café\") params=[(\"room\", \"café\"), (\"namespace\", \"default\")] \
+             remote=Some({:?}) hdr=Some(\"test-suite\") same_headers=true proto=Some(\"chat\") \
+             closed=false",
+            local_addr(&ws)
+        )
+    );
+    assert_eq!(within(rx.recv()).await.as_deref(), Some("flushed=true"));
+    send_text(&mut ws, "close").await;
+    assert_eq!(close_code(&mut ws).await, Some(4001));
+    drain(&mut ws).await;
+    assert_eq!(
+        within(rx.recv()).await.as_deref(),
+        Some("after close: closed=true")
+    );
+    assert_eq!(
+        within(rx.recv()).await.expect("on_close"),
+        format!(
+            "on_close shutdown=false failure=false cause={:?} text=this side closed (4001)",
+            Some(CloseCause::Server {
+                code: CloseCode::from(4001)
+            })
+        )
+    );
+
+    let (mut ws, _) = open("/rooms/x/default").await.expect("handshake");
+    send_text(&mut ws, "hello").await;
+    expect_text(&mut ws, "opened").await;
+    let _ = within(rx.recv()).await; // the context line
+    let _ = within(rx.recv()).await; // flushed
+    send_text(&mut ws, "fail").await;
+    assert_eq!(close_code(&mut ws).await, Some(1011));
+    drain(&mut ws).await;
+    assert_eq!(
+        within(rx.recv()).await.as_deref(),
+        Some(
+            "on_close shutdown=false failure=true cause=None text=handler error: inspector failed"
+        )
+    );
+
+    let (mut ws, _) = open("/rooms/x/default").await.expect("handshake");
+    send_text(&mut ws, "hello").await;
+    expect_text(&mut ws, "opened").await;
+    let _ = within(rx.recv()).await;
+    let _ = within(rx.recv()).await;
+    let stopping = tokio::spawn(server.stop());
+    assert_eq!(close_code(&mut ws).await, Some(1001));
+    drain(&mut ws).await;
+    within(stopping).await.expect("stopped");
+    assert_eq!(
+        within(rx.recv()).await.expect("on_close"),
+        format!(
+            "on_close shutdown=true failure=false cause={:?} text=this side closed (1001)",
+            Some(CloseCause::Server {
+                code: CloseCode::Away
+            })
+        )
+    );
+}
+
+/// `CloseReason`'s predicates and text for each way a connection ends.
+#[test]
+fn close_reason_predicates_and_text() {
+    let cases: Vec<(CloseReason, bool, bool, bool, &str)> = vec![
+        (
+            CloseReason::Closed(CloseCause::Peer {
+                code: Some(CloseCode::Normal),
+                reason: "bye".to_owned(),
+            }),
+            false,
+            false,
+            true,
+            "the peer closed (1000) \"bye\"",
+        ),
+        (
+            CloseReason::Closed(CloseCause::Peer {
+                code: None,
+                reason: String::new(),
+            }),
+            false,
+            false,
+            true,
+            "the peer closed",
+        ),
+        (
+            CloseReason::Closed(CloseCause::Server {
+                code: CloseCode::Away,
+            }),
+            true,
+            false,
+            true,
+            "this side closed (1001)",
+        ),
+        (
+            CloseReason::Closed(CloseCause::Server {
+                code: CloseCode::from(4000),
+            }),
+            false,
+            false,
+            true,
+            "this side closed (4000)",
+        ),
+        (
+            CloseReason::Closed(CloseCause::Error {
+                code: CloseCode::Invalid,
+                detail: "bad utf-8".to_owned(),
+            }),
+            false,
+            false,
+            true,
+            "protocol error (1007): bad utf-8",
+        ),
+        (
+            CloseReason::Closed(CloseCause::ConnectionLost),
+            false,
+            false,
+            true,
+            "the connection dropped",
+        ),
+        (
+            CloseReason::HandlerError(HandlerError::msg("nope")),
+            false,
+            true,
+            false,
+            "handler error: nope",
+        ),
+        (
+            CloseReason::Panic("boom".to_owned()),
+            false,
+            true,
+            false,
+            "handler panicked: boom",
+        ),
+    ];
+    for (reason, shutdown, failure, has_cause, text) in cases {
+        assert_eq!(reason.is_shutdown(), shutdown, "{reason}");
+        assert_eq!(reason.is_handler_failure(), failure, "{reason}");
+        assert_eq!(reason.cause().is_some(), has_cause, "{reason}");
+        if let CloseReason::Closed(cause) = &reason {
+            assert_eq!(reason.cause(), Some(cause));
+        }
+        assert_eq!(reason.to_string(), text);
+    }
+}

@@ -74,8 +74,10 @@ async fn unknown_path_is_404_and_plain_get_to_require_websocket_is_400() {
     let srv = start(app()).await;
     assert_eq!(srv.get("/nope").await.0, 404);
     let (status, body) = srv.get("/only-ws").await;
-    assert_eq!(status, 400);
-    assert!(body.contains("requires a WebSocket"), "{body}");
+    assert_eq!(
+        (status, body.as_str()),
+        (400, "This view requires a WebSocket request.")
+    );
     srv.stop().await;
 }
 
@@ -147,30 +149,55 @@ async fn panicking_view_gives_500_and_server_keeps_serving() {
     srv.stop().await;
 }
 
+/// Middleware run in the order added, around the view: each one notes its name in a
+/// request header on the way in (the view answers with the list) and in a response
+/// header on the way out.
 #[tokio::test]
 async fn middleware_runs_in_order_and_can_answer() {
-    async fn tag(req: Request, next: Next) -> Response {
-        let resp = next.run(req).await;
-        resp.with_header("x-tag", "outer")
+    fn note(req: &mut Request, name: &str) {
+        let trail = match req.header("x-trail") {
+            Some(t) => format!("{t},{name}"),
+            None => name.to_owned(),
+        };
+        req.headers_mut()
+            .insert("x-trail", trail.parse().expect("header value"));
     }
-    async fn deny(req: Request, next: Next) -> Response {
+    async fn outer(mut req: Request, next: Next) -> Response {
+        note(&mut req, "outer");
+        next.run(req).await.with_header("x-out", "outer")
+    }
+    async fn deny(mut req: Request, next: Next) -> Response {
+        note(&mut req, "deny");
         if req.query("deny").is_some() {
             return Response::text("denied").with_status(403);
         }
-        next.run(req).await
+        next.run(req).await.with_header("x-out", "deny")
     }
-    let srv = start(app().middleware(tag).middleware(deny)).await;
+    async fn trail(req: Request) -> Response {
+        Response::text(req.header("x-trail").unwrap_or("none").to_owned())
+    }
+    let srv = start(
+        app()
+            .route("/trail", trail)
+            .middleware(outer)
+            .middleware(deny),
+    )
+    .await;
     let reply = srv
-        .raw(b"GET /plain HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .raw(b"GET /trail HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         .await;
-    assert!(
-        reply.to_ascii_lowercase().contains("x-tag: outer"),
-        "{reply}"
-    );
+    let (status, body) = parse_reply(&reply);
+    assert_eq!((status, body.as_str()), (200, "outer,deny"), "{reply}");
+    // On the way out the inner one adds its header first.
+    let outs: Vec<&str> = reply
+        .lines()
+        .filter_map(|l| l.strip_prefix("x-out: "))
+        .collect();
+    assert_eq!(outs, ["deny", "outer"], "{reply}");
     assert_eq!(srv.get("/plain?deny=1").await, (403, "denied".to_owned()));
     // A middleware refusing a WebSocket request refuses the upgrade.
-    let (status, _) = srv.connect_err("/lower?deny=1").await;
-    assert_eq!(status, 403);
+    let (status, body) = srv.connect_err("/lower?deny=1").await;
+    assert_eq!((status, body.as_str()), (403, "denied"));
     srv.stop().await;
 }
 
@@ -181,8 +208,11 @@ async fn websocket_request_to_plain_view_is_400_unless_accept_all() {
         .raw(&upgrade_request("/plain", "Connection: close\r\n"))
         .await;
     let (status, body) = parse_reply(&reply);
-    assert_eq!(status, 400, "{reply}");
-    assert!(body.contains("does not accept WebSocket"), "{body}");
+    assert_eq!(
+        (status, body.as_str()),
+        (400, "This view does not accept WebSocket requests."),
+        "{reply}"
+    );
     srv.stop().await;
 
     let mut settings = Settings::default();
@@ -196,7 +226,8 @@ async fn websocket_request_to_plain_view_is_400_unless_accept_all() {
     srv.stop().await;
 }
 
-/// Each malformed upgrade gets the status and reason the handshake rules give.
+/// Each malformed upgrade gets the status and the body the guide's table documents,
+/// word for word.
 #[tokio::test]
 async fn malformed_upgrades_are_refused_with_reasons() {
     let srv = start(app()).await;
@@ -205,62 +236,55 @@ async fn malformed_upgrades_are_refused_with_reasons() {
         (
             format!("POST /lower HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{key}Sec-WebSocket-Version: 13\r\nContent-Length: 0\r\n\r\n"),
             400,
-            "GET",
+            "WebSocket upgrade requires the GET method",
         ),
         (
             format!("GET /lower HTTP/1.0\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{key}Sec-WebSocket-Version: 13\r\n\r\n"),
             400,
-            "HTTP/1.1",
+            "WebSocket upgrade requires HTTP/1.1",
         ),
         (
             format!("GET /lower HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: keep-alive\r\n{key}Sec-WebSocket-Version: 13\r\n\r\n"),
             400,
-            "Connection",
+            "WebSocket upgrade requires `Connection: upgrade`",
         ),
         (
             format!("GET /lower HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{key}Sec-WebSocket-Version: 13\r\n\r\n"),
             400,
-            "Host",
+            "WebSocket upgrade requires a Host header",
         ),
         (
             "GET /lower HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n".to_owned(),
             400,
-            "missing Sec-WebSocket-Key",
+            "missing Sec-WebSocket-Key header",
         ),
         (
             "GET /lower HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: not base64!\r\nSec-WebSocket-Version: 13\r\n\r\n".to_owned(),
             400,
-            "16 bytes",
+            "Sec-WebSocket-Key must be the base64 encoding of 16 bytes",
         ),
         (
             // base64 of 15 bytes
             "GET /lower HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAA\r\nSec-WebSocket-Version: 13\r\n\r\n".to_owned(),
             400,
-            "16 bytes",
+            "Sec-WebSocket-Key must be the base64 encoding of 16 bytes",
+        ),
+        (
+            format!("GET /lower HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{key}Sec-WebSocket-Version: 8\r\n\r\n"),
+            426,
+            "unsupported Sec-WebSocket-Version; use 13",
         ),
     ];
     for (request, status, reason) in cases {
         let request = request.replace("\r\n\r\n", "\r\nConnection: close\r\n\r\n");
         let reply = srv.raw(request.as_bytes()).await;
         let (got, body) = parse_reply(&reply);
-        assert_eq!(got, status, "request:\n{request}\nreply:\n{reply}");
-        assert!(body.contains(reason), "expected {reason:?} in {body:?}");
+        assert_eq!(
+            (got, body.as_str()),
+            (status, reason),
+            "request:\n{request}\nreply:\n{reply}"
+        );
     }
-    srv.stop().await;
-}
-
-#[tokio::test]
-async fn wrong_version_is_426_with_supported_version() {
-    let srv = start(app()).await;
-    let req = "GET /lower HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\nConnection: close\r\n\r\n";
-    let reply = srv.raw(req.as_bytes()).await;
-    assert_eq!(parse_reply(&reply).0, 426, "{reply}");
-    assert!(
-        reply
-            .to_ascii_lowercase()
-            .contains("sec-websocket-version: 13"),
-        "{reply}"
-    );
     srv.stop().await;
 }
 
@@ -365,4 +389,193 @@ async fn accepted_connections_have_tcp_keepalive() {
         drop(client);
         srv.stop().await;
     }
+}
+
+/// What each `IntoResponse` the guide lists turns into on the wire: status, content
+/// type and body.
+#[tokio::test]
+async fn every_documented_return_type_is_served_as_documented() {
+    async fn string(_req: Request) -> String {
+        "owned".to_owned()
+    }
+    async fn status(_req: Request) -> http::StatusCode {
+        http::StatusCode::NO_CONTENT
+    }
+    async fn pair(_req: Request) -> (http::StatusCode, &'static str) {
+        (http::StatusCode::CREATED, "made")
+    }
+    async fn unit(_req: Request) {}
+    async fn result(req: Request) -> Result<String, (http::StatusCode, String)> {
+        match req.query("fail") {
+            None => Ok("fine".to_owned()),
+            Some(why) => Err((http::StatusCode::UNPROCESSABLE_ENTITY, why)),
+        }
+    }
+    let srv = start(
+        App::new()
+            .route("/string", string)
+            .route("/str", hello)
+            .route("/status", status)
+            .route("/pair", pair)
+            .route("/unit", unit)
+            .route("/result", result),
+    )
+    .await;
+    let text = Some("text/plain; charset=utf-8");
+    for (path, want_status, want_type, want_body) in [
+        ("/string", 200, text, "owned"),
+        ("/str", 200, text, "hello"),
+        ("/status", 204, None, ""),
+        ("/pair", 201, text, "made"),
+        ("/unit", 200, None, ""),
+        ("/result", 200, text, "fine"),
+        ("/result?fail=no+good", 422, text, "no good"),
+    ] {
+        let reply = srv
+            .raw(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes())
+            .await;
+        let (got_status, body) = parse_reply(&reply);
+        let content_type = reply.lines().find_map(|l| l.strip_prefix("content-type: "));
+        assert_eq!(
+            (got_status, content_type, body.as_str()),
+            (want_status, want_type, want_body),
+            "{path}:\n{reply}"
+        );
+    }
+    srv.stop().await;
+}
+
+/// `WebSocketMiddleware` added explicitly takes the place it is given: middleware
+/// before it see `is_websocket() == false`, after it `true`, and the app adds no second
+/// one in front.
+#[tokio::test]
+async fn an_explicit_websocket_middleware_runs_where_it_is_added() {
+    use std::sync::{Arc, Mutex};
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let probe = |name: &'static str| {
+        let seen = seen.clone();
+        move |req: Request, next: Next| {
+            seen.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(format!("{name}:{}", req.is_websocket()));
+            next.run(req)
+        }
+    };
+    let srv = start(
+        app()
+            .middleware(probe("before"))
+            .middleware(wsview::WebSocketMiddleware::new())
+            .middleware(probe("after")),
+    )
+    .await;
+    let mut ws = srv.connect("/lower").await;
+    support::send_text(&mut ws, "ABC").await;
+    assert_eq!(
+        support::next_data(&mut ws)
+            .await
+            .map(|m| m.into_text().expect("text")),
+        Some("abc".into())
+    );
+    drop(ws);
+    assert_eq!(
+        *seen.lock().unwrap_or_else(|e| e.into_inner()),
+        ["before:false", "after:true"]
+    );
+    srv.stop().await;
+
+    // Placed last, it still validates: a malformed upgrade is refused with its reason,
+    // and middleware before it saw a plain request.
+    seen.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    let srv = start(
+        app()
+            .middleware(probe("first"))
+            .middleware(wsview::WebSocketMiddleware),
+    )
+    .await;
+    let reply = srv
+        .raw(&upgrade_request(
+            "/lower",
+            "Sec-WebSocket-Version: 8\r\nConnection: close\r\n",
+        ))
+        .await;
+    assert_eq!(parse_reply(&reply).0, 426, "{reply}");
+    assert_eq!(
+        *seen.lock().unwrap_or_else(|e| e.into_inner()),
+        ["first:false"]
+    );
+    srv.stop().await;
+}
+
+/// `accept_websocket` applied to a `require_websocket` view keeps requiring.
+#[tokio::test]
+async fn accept_websocket_of_require_websocket_keeps_requiring() {
+    let view = accept_websocket(require_websocket(echo_ws));
+    assert!(view.requires_websocket() && view.accepts_websocket());
+    let srv = start(App::new().route("/", view)).await;
+    assert_eq!(
+        srv.get("/").await,
+        (400, "This view requires a WebSocket request.".to_owned())
+    );
+    let mut ws = srv.connect("/").await;
+    support::send_text(&mut ws, "still a websocket").await;
+    assert_eq!(
+        support::next_data(&mut ws)
+            .await
+            .map(|m| m.into_text().expect("text")),
+        Some("still a websocket".into())
+    );
+    drop(ws);
+    srv.stop().await;
+}
+
+/// Bad routes are reported by `build` (so `bind` and `serve` too), naming each one,
+/// before anything listens.
+#[tokio::test]
+async fn bad_routes_fail_the_build_naming_each_route() {
+    let err = App::new()
+        .route("no-slash", hello)
+        .route("/twice", hello)
+        .route("/twice", hello)
+        .route("/ok", hello)
+        .build()
+        .expect_err("a bad app must not build");
+    let text = err.to_string();
+    assert_eq!(
+        text,
+        "the app is misconfigured: route \"no-slash\": a route must start with '/'; \
+         route \"/twice\": Insertion failed due to conflict with previously registered route: /twice"
+    );
+    let bound = App::new().route("bad", hello).bind("127.0.0.1:0").await;
+    let io = bound.expect_err("bind builds first");
+    assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(io.to_string().contains("\"bad\""), "{io}");
+    // Each problem is typed: RouteError says which pattern and what kind.
+    let routes: Vec<&wsview::RouteError> = err
+        .problems()
+        .iter()
+        .filter_map(|p| p.route_error())
+        .collect();
+    assert_eq!(routes.len(), 2, "{err}");
+    assert_eq!(
+        (
+            routes[0].pattern(),
+            routes[0].is_invalid_pattern(),
+            routes[0].is_conflict()
+        ),
+        ("no-slash", true, false)
+    );
+    assert_eq!(
+        (
+            routes[1].pattern(),
+            routes[1].is_invalid_pattern(),
+            routes[1].is_conflict()
+        ),
+        ("/twice", false, true)
+    );
+    assert_eq!(
+        routes[0].to_string(),
+        "route \"no-slash\": a route must start with '/'"
+    );
+    let source: &dyn std::error::Error = routes[1];
+    assert!(source.to_string().starts_with("route \"/twice\": "));
 }

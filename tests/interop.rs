@@ -34,6 +34,7 @@ async fn python_websockets_client_interoperates() {
         tokio::process::Command::new(python())
             .arg(script)
             .arg(format!("ws://{}", srv.addr))
+            .kill_on_drop(true) // a hung script dies with the timed-out test
             .output(),
     )
     .await

@@ -62,37 +62,58 @@ async fn echo_text_and_binary_then_close_1000_when_view_returns() {
 }
 
 /// `wait` returns the first message; `count_messages`, `has_messages` and `read` see the
-/// rest without waiting; `read` on an empty queue returns `None` at once.
+/// rest without waiting; `read` on an empty queue returns `None` at once. The view
+/// looks only once the test knows all four arrived (the pong to a ping sent after them
+/// proves the server read them), so the counts do not depend on TCP segmenting.
 #[tokio::test]
 async fn read_count_and_has_messages_see_what_arrived() {
-    async fn counter(mut req: Request) -> Response {
-        let ws = req.websocket().expect("websocket");
-        let first = ws.wait().await.expect("first");
-        let count = ws.count_messages();
-        let has = ws.has_messages();
-        let mut rest = Vec::new();
-        while let Some(m) = ws.read() {
-            rest.push(m.as_text().unwrap_or_default().to_owned());
-        }
-        let report = format!(
-            "first={} count={count} has={has} rest={} after: has={} read_none={}",
-            first.as_text().unwrap_or_default(),
-            rest.join(","),
-            ws.has_messages(),
-            ws.read().is_none()
-        );
-        let _ = ws.send(report).await;
-        // Stay until the peer closes so the report is not cut by our close.
-        while ws.wait().await.is_some() {}
-        Response::empty()
-    }
-    let srv = start(App::new().route("/", require_websocket(counter))).await;
+    let (release_tx, release_rx) = oneshot::channel::<()>();
+    let release_rx = Arc::new(Mutex::new(Some(release_rx)));
+    let srv = start(App::new().route(
+        "/",
+        require_websocket(move |mut req: Request| {
+            let release = release_rx.lock().expect("lock").take();
+            async move {
+                let ws = req.websocket().expect("websocket");
+                let _ = ws.accept().await;
+                if let Some(release) = release {
+                    let _ = release.await;
+                }
+                let first = ws.wait().await.expect("first");
+                let count = ws.count_messages();
+                let has = ws.has_messages();
+                let mut rest = Vec::new();
+                while let Some(m) = ws.read() {
+                    rest.push(m.as_text().unwrap_or_default().to_owned());
+                }
+                let report = format!(
+                    "first={} count={count} has={has} rest={} after: has={} read_none={}",
+                    first.as_text().unwrap_or_default(),
+                    rest.join(","),
+                    ws.has_messages(),
+                    ws.read().is_none()
+                );
+                let _ = ws.send(report).await;
+                // Stay until the peer closes so the report is not cut by our close.
+                while ws.wait().await.is_some() {}
+                Response::empty()
+            }
+        }),
+    ))
+    .await;
     let mut ws = srv.connect("/").await;
-    // Queue four frames and write them in one go: they arrive in one TCP segment.
     for m in ["a", "b", "c", "d"] {
         within(ws.feed(WsMessage::text(m))).await.expect("feed");
     }
+    within(ws.feed(WsMessage::Ping("all in?".into())))
+        .await
+        .expect("feed");
     within(ws.flush()).await.expect("flush");
+    match within(ws.next()).await {
+        Some(Ok(WsMessage::Pong(p))) => assert_eq!(&p[..], b"all in?"),
+        other => panic!("expected the pong, got {other:?}"),
+    }
+    release_tx.send(()).expect("release");
     let report = next_data(&mut ws).await.expect("report");
     assert_eq!(
         report.to_text().expect("text"),
@@ -146,22 +167,29 @@ async fn stream_ends_on_peer_close_with_its_cause() {
     srv.stop().await;
 }
 
+/// What the view sees after its own close is sent to the test and checked there: an
+/// assertion inside the view could not fail the test (a panic there is only a 1011).
 #[tokio::test]
 async fn close_with_code_and_reason_reaches_the_client() {
-    async fn closer(mut req: Request) -> Response {
-        let ws = req.websocket().expect("websocket");
-        let _ = ws.send("before close").await;
-        let _ = ws.close(4000, "custom reason").await;
-        assert!(ws.is_closed());
-        assert!(
-            ws.send("after").await.is_err(),
-            "send after close must fail"
-        );
-        // wait returns None once the client acknowledged.
-        assert!(ws.wait().await.is_none());
-        Response::empty()
-    }
-    let srv = start(App::new().route("/", require_websocket(closer))).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let srv = start(App::new().route(
+        "/",
+        require_websocket(move |mut req: Request| {
+            let tx = tx.clone();
+            async move {
+                let ws = req.websocket().expect("websocket");
+                let _ = ws.send("before close").await;
+                let closed = ws.close(4000, "custom reason").await.is_ok();
+                let is_closed = ws.is_closed();
+                let send_after = ws.send("after").await;
+                // wait returns None once the client acknowledged.
+                let wait_after = ws.wait().await;
+                let _ = tx.send((closed, is_closed, send_after, wait_after, ws.close_cause()));
+                Response::empty()
+            }
+        }),
+    ))
+    .await;
     let mut ws = srv.connect("/").await;
     assert_eq!(
         next_data(&mut ws).await,
@@ -174,7 +202,23 @@ async fn close_with_code_and_reason_reaches_the_client() {
         }
         other => panic!("expected a close frame, got {other:?}"),
     }
-    drop(ws);
+    // Our reply completes the handshake, then the server hangs up.
+    while let Some(Ok(_)) = within(ws.next()).await {}
+    let (closed, is_closed, send_after, wait_after, cause) =
+        within(rx.recv()).await.expect("view report");
+    assert!(closed, "close returned Ok");
+    assert!(is_closed, "is_closed() right after close()");
+    assert!(
+        send_after.as_ref().is_err_and(wsview::Error::is_closed),
+        "send after close must fail with Closed: {send_after:?}"
+    );
+    assert_eq!(wait_after, None, "wait after the close handshake");
+    assert_eq!(
+        cause,
+        Some(CloseCause::Server {
+            code: CloseCode::Library(4000)
+        })
+    );
     srv.stop().await;
 }
 
@@ -273,9 +317,10 @@ async fn control_frames_are_served_while_the_view_is_busy() {
         other => panic!("expected a pong, got {other:?}"),
     }
     within(ws.close(None)).await.expect("close");
-    // The server completes the closing handshake without the view.
+    // The server completes the closing handshake without the view: its close frame
+    // (not just a hang-up) comes back.
     match within(ws.next()).await {
-        Some(Ok(WsMessage::Close(_))) | None => {}
+        Some(Ok(WsMessage::Close(_))) => {}
         other => panic!("expected the close reply, got {other:?}"),
     }
     release_tx.send(()).expect("release");
@@ -286,33 +331,88 @@ async fn control_frames_are_served_while_the_view_is_busy() {
     srv.stop().await;
 }
 
-/// Other tasks send through the cloneable sender while the view waits.
+/// Other tasks send through the cloneable sender while the view waits; once the
+/// connection is over (the client saw the server hang up) a send fails. The view
+/// reports, the test checks.
 #[tokio::test]
 async fn sender_handle_pushes_from_another_task() {
-    async fn pusher(mut req: Request) -> Response {
-        let ws = req.websocket().expect("websocket");
-        let sender = ws.sender();
-        let other = sender.clone();
-        assert!(sender.same_connection(&other));
-        let task = tokio::spawn(async move {
-            for i in 0..5 {
-                other.send(format!("push {i}")).await.expect("push");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (release_tx, release_rx) = oneshot::channel::<()>();
+    let release_rx = Arc::new(Mutex::new(Some(release_rx)));
+    let srv = start(App::new().route(
+        "/",
+        require_websocket(move |mut req: Request| {
+            let tx = tx.clone();
+            let release = release_rx.lock().expect("lock").take();
+            async move {
+                let ws = req.websocket().expect("websocket");
+                let sender = ws.sender();
+                let other = sender.clone();
+                let same = sender.same_connection(&other);
+                let task = tokio::spawn(async move {
+                    for i in 0..5 {
+                        other.send(format!("push {i}")).await?;
+                    }
+                    other.close(4002, "pushed all").await
+                });
+                while ws.wait().await.is_some() {}
+                let pushed = task.await.map(|r| r.is_ok()).unwrap_or(false);
+                if let Some(release) = release {
+                    let _ = release.await; // until the client saw the server hang up
+                }
+                let late = sender.send("late").await;
+                let _ = tx.send((same, pushed, sender.is_closed(), late));
+                Response::empty()
             }
-            other.close(4002, "pushed all").await.expect("close");
-        });
-        while ws.wait().await.is_some() {}
-        let _ = task.await;
-        assert!(sender.send("late").await.is_err(), "the connection is over");
-        Response::empty()
-    }
-    let srv = start(App::new().route("/", require_websocket(pusher))).await;
+        }),
+    ))
+    .await;
     let mut ws = srv.connect("/").await;
     for i in 0..5 {
         let expected = format!("push {i}");
         assert_eq!(next_data(&mut ws).await, Some(WsMessage::text(expected)));
     }
     assert_eq!(close_code(&mut ws).await, Some(4002));
-    drop(ws);
+    while let Some(Ok(_)) = within(ws.next()).await {}
+    release_tx.send(()).expect("release");
+    let (same, pushed, closed, late) = within(rx.recv()).await.expect("view report");
+    assert!(same, "a clone sends to the same connection");
+    assert!(pushed, "every push and the close were accepted");
+    assert!(closed, "the sender reports the connection closed");
+    assert!(
+        late.as_ref().is_err_and(wsview::Error::is_closed),
+        "the connection is over: {late:?}"
+    );
+    srv.stop().await;
+}
+
+/// After a close asked for through a `WebSocketSender`, once the closing handshake is
+/// done and `wait` has returned `None`, sends through that sender fail like the view's
+/// own (they used to be queued and silently dropped).
+#[tokio::test]
+async fn sender_fails_as_soon_as_the_connection_is_closing() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let srv = start(App::new().route(
+        "/",
+        require_websocket(move |mut req: Request| {
+            let tx = tx.clone();
+            async move {
+                let ws = req.websocket().expect("websocket");
+                let sender = ws.sender();
+                let _ = sender.close(4002, "bye").await;
+                while ws.wait().await.is_some() {}
+                let own = ws.send("own").await.is_err();
+                let through_sender = sender.send("late").await.is_err();
+                let _ = tx.send((own, through_sender));
+                Response::empty()
+            }
+        }),
+    ))
+    .await;
+    let mut ws = srv.connect("/").await;
+    assert_eq!(close_code(&mut ws).await, Some(4002));
+    while let Some(Ok(_)) = within(ws.next()).await {}
+    assert_eq!(within(rx.recv()).await, Some((true, true)));
     srv.stop().await;
 }
 
@@ -407,6 +507,7 @@ async fn origin_allow_list_refuses_others_with_403() {
             Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
                 assert!(!ok, "{origin} should pass");
                 assert_eq!(resp.status(), 403);
+                assert_eq!(support::body_text(&resp), "origin not allowed");
             }
             Err(e) => panic!("{e}"),
         }
@@ -757,12 +858,25 @@ async fn close_cause_matches_the_close_frame_sent() {
                     .close(1005, "reserved")
                     .await
                     .is_err_and(|e| e.invalid_close_code() == Some(1005));
-                // "a" and the invalid frame arrive in one read: the error is pending
-                // when the view gets "a", and the view closes before it goes out.
+                let _ = ws.accept().await;
+                // "a" and the invalid frame behind it arrive; the view takes "a" only
+                // once the error is known and still pending (close_cause reports it,
+                // no close sent yet), so its own close goes out first. Nothing wakes a
+                // view for that state, hence the yield loop, bounded.
+                let pending = tokio::time::timeout(support::LIMIT, async {
+                    loop {
+                        if let Some(cause) = ws.close_cause() {
+                            break cause;
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                })
+                .await
+                .ok();
                 let first = ws.wait().await;
                 let _ = ws.close(4000, "mine").await;
                 while ws.wait().await.is_some() {}
-                let _ = tx.send((refused, first, ws.close_cause()));
+                let _ = tx.send((refused, pending, first, ws.close_cause()));
                 Response::empty()
             }
         }),
@@ -774,8 +888,18 @@ async fn close_cause_matches_the_close_frame_sent() {
     within(ws.feed(WsMessage::Frame(bad))).await.expect("feed");
     within(ws.flush()).await.expect("flush");
     assert_eq!(close_code(&mut ws).await, Some(4000));
-    let (refused, first, cause) = within(rx.recv()).await.expect("report");
+    let (refused, pending, first, cause) = within(rx.recv()).await.expect("report");
     assert!(refused, "1005 must be refused");
+    assert!(
+        matches!(
+            pending,
+            Some(CloseCause::Error {
+                code: CloseCode::Invalid,
+                ..
+            })
+        ),
+        "the 1007 was pending while \"a\" was queued: {pending:?}"
+    );
     assert_eq!(first, Some(Message::text("a")));
     assert_eq!(
         cause,
@@ -876,5 +1000,236 @@ async fn the_message_queue_is_bounded_by_bytes() {
     while let Some(Ok(_)) = within(ws.next()).await {}
     release_tx.send(()).expect("release");
     assert_eq!(within(rx.recv()).await, Some(3));
+    srv.stop().await;
+}
+
+/// `try_send` never waits: with the queue full (a sender's messages wait for the
+/// accept) it hands the message back in `TrySendError::Full`; `send` waits on a full
+/// queue until the connection takes from it; once the connection is over `try_send`
+/// hands it back in `TrySendError::Closed`. Observed in the view, asserted here.
+#[tokio::test]
+async fn try_send_and_a_full_sender_queue() {
+    use std::future::Future;
+    use std::task::Poll;
+    #[derive(Debug)]
+    struct Report {
+        first_two: bool,
+        full: Option<(String, String)>,
+        send_waited: bool,
+        send_then: bool,
+        closed: Option<(String, String)>,
+    }
+    fn handed_back(r: Result<(), wsview::TrySendError>, full: bool) -> Option<(String, String)> {
+        match r {
+            Err(e @ wsview::TrySendError::Full(_)) if full => {
+                let text = e.to_string();
+                let wsview::TrySendError::Full(m) = e else {
+                    return None;
+                };
+                Some((m.into_text()?, text))
+            }
+            Err(e @ wsview::TrySendError::Closed(_)) if !full => {
+                let text = e.to_string();
+                let wsview::TrySendError::Closed(m) = e else {
+                    return None;
+                };
+                Some((m.into_text()?, text))
+            }
+            _ => None,
+        }
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (release_tx, release_rx) = oneshot::channel::<()>();
+    let release_rx = Arc::new(Mutex::new(Some(release_rx)));
+    let mut settings = Settings::default();
+    settings.sender_capacity = 2;
+    let srv = start(App::new().settings(settings).route(
+        "/",
+        require_websocket(move |mut req: Request| {
+            let tx = tx.clone();
+            let release = release_rx.lock().expect("lock").take();
+            async move {
+                let ws = req.websocket().expect("websocket");
+                let sender = ws.sender(); // not accepted yet: nothing leaves the queue
+                let first_two = sender.try_send("t0").is_ok() && sender.try_send("t1").is_ok();
+                let full = handed_back(sender.try_send("t2"), true);
+                let mut send = Box::pin(sender.send("s2"));
+                let polled = std::future::poll_fn(|cx| Poll::Ready(send.as_mut().poll(cx))).await;
+                let send_waited = polled.is_pending();
+                let _ = ws.accept().await;
+                let send_then = send.await.is_ok();
+                while ws.wait().await.is_some() {}
+                if let Some(release) = release {
+                    let _ = release.await; // until the client saw the server hang up
+                }
+                let closed = handed_back(sender.try_send("late"), false);
+                let _ = tx.send(Report {
+                    first_two,
+                    full,
+                    send_waited,
+                    send_then,
+                    closed,
+                });
+                Response::empty()
+            }
+        }),
+    ))
+    .await;
+    let mut ws = srv.connect("/").await;
+    for want in ["t0", "t1", "s2"] {
+        assert_eq!(next_data(&mut ws).await, Some(WsMessage::text(want)));
+    }
+    within(ws.close(None)).await.expect("close");
+    while let Some(Ok(_)) = within(ws.next()).await {}
+    release_tx.send(()).expect("release");
+    let report = within(rx.recv()).await.expect("view report");
+    assert!(report.first_two, "{report:?}");
+    assert_eq!(
+        report.full,
+        Some(("t2".to_owned(), "websocket send queue is full".to_owned())),
+        "{report:?}"
+    );
+    assert!(report.send_waited, "send waits on a full queue: {report:?}");
+    assert!(
+        report.send_then,
+        "and completes once the queue moves: {report:?}"
+    );
+    assert_eq!(
+        report.closed,
+        Some(("late".to_owned(), "websocket closed".to_owned())),
+        "{report:?}"
+    );
+    srv.stop().await;
+}
+
+/// A peer that breaks the protocol ends the view's wait with `CloseCause::Error`
+/// carrying the code sent: 1002 for an unmasked client frame, 1007 for invalid UTF-8,
+/// 1009 for an oversized message.
+#[tokio::test]
+async fn peer_errors_are_reported_as_close_cause_error() {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut settings = Settings::default();
+    settings.max_message_size = 1024;
+    let srv = start(App::new().settings(settings).route(
+        "/",
+        require_websocket(move |mut req: Request| {
+            let tx = tx.clone();
+            async move {
+                let ws = req.websocket().expect("websocket");
+                let _ = ws.accept().await;
+                while ws.wait().await.is_some() {}
+                let _ = tx.send(ws.close_cause());
+                Response::empty()
+            }
+        }),
+    ))
+    .await;
+    let error_code = |cause: Option<CloseCause>| match cause {
+        Some(CloseCause::Error { code, detail }) if !detail.is_empty() => Some(u16::from(code)),
+        other => panic!("expected CloseCause::Error with a detail, got {other:?}"),
+    };
+
+    // 1002: raw TCP, a text frame without the mask every client frame must carry.
+    let (head, _, mut tcp) = srv.raw_head(&support::upgrade_request("/", "")).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    within(tcp.write_all(&[0x81, 0x02, b'h', b'i']))
+        .await
+        .expect("write");
+    let mut reply = Vec::new();
+    let _ = within(tcp.read_to_end(&mut reply)).await;
+    assert_eq!(
+        reply.get(..4),
+        Some(&[0x88, 0x02, 0x03, 0xEA][..]),
+        "close 1002: {reply:?}"
+    );
+    assert_eq!(
+        error_code(within(rx.recv()).await.expect("report")),
+        Some(1002)
+    );
+
+    let mut ws = srv.connect("/").await;
+    let bad = Frame::message(vec![0xC3u8, 0x28], OpCode::Data(Data::Text), true);
+    within(ws.send(WsMessage::Frame(bad))).await.expect("send");
+    assert_eq!(close_code(&mut ws).await, Some(1007));
+    assert_eq!(
+        error_code(within(rx.recv()).await.expect("report")),
+        Some(1007)
+    );
+
+    let mut ws = srv.connect("/").await;
+    within(ws.send(WsMessage::binary(vec![0u8; 2048])))
+        .await
+        .expect("send");
+    assert_eq!(close_code(&mut ws).await, Some(1009));
+    assert_eq!(
+        error_code(within(rx.recv()).await.expect("report")),
+        Some(1009)
+    );
+    srv.stop().await;
+}
+
+/// `max_frame_size` bounds one frame and `max_message_size` the reassembled message,
+/// each on its own.
+#[tokio::test]
+async fn frame_and_message_limits_are_separate() {
+    fn fragments(total: usize, each: usize) -> Vec<WsMessage> {
+        let chunks: Vec<Vec<u8>> = vec![7u8; total].chunks(each).map(<[u8]>::to_vec).collect();
+        let last = chunks.len() - 1;
+        chunks
+            .into_iter()
+            .enumerate()
+            .map(|(i, chunk)| {
+                let opcode = if i == 0 { Data::Binary } else { Data::Continue };
+                WsMessage::Frame(Frame::message(chunk, OpCode::Data(opcode), i == last))
+            })
+            .collect()
+    }
+    // Small frames, large messages: a 4 KiB message in 1 KiB frames passes, one 2 KiB
+    // frame does not.
+    let mut settings = Settings::default();
+    settings.max_frame_size = 1024;
+    let srv = start(
+        App::new()
+            .settings(settings)
+            .route("/", require_websocket(echo_all)),
+    )
+    .await;
+    let mut ws = srv.connect("/").await;
+    for frame in fragments(4096, 1024) {
+        within(ws.send(frame)).await.expect("send");
+    }
+    assert_eq!(
+        next_data(&mut ws).await,
+        Some(WsMessage::binary(vec![7u8; 4096]))
+    );
+    within(ws.send(WsMessage::binary(vec![7u8; 2048])))
+        .await
+        .expect("send");
+    assert_eq!(close_code(&mut ws).await, Some(1009));
+    srv.stop().await;
+
+    // Large frames, small messages: one 1000-byte frame passes, 2 KiB in 512-byte
+    // frames does not.
+    let mut settings = Settings::default();
+    settings.max_message_size = 1024;
+    let srv = start(
+        App::new()
+            .settings(settings)
+            .route("/", require_websocket(echo_all)),
+    )
+    .await;
+    let mut ws = srv.connect("/").await;
+    within(ws.send(WsMessage::binary(vec![7u8; 1000])))
+        .await
+        .expect("send");
+    assert_eq!(
+        next_data(&mut ws).await,
+        Some(WsMessage::binary(vec![7u8; 1000]))
+    );
+    for frame in fragments(2048, 512) {
+        within(ws.send(frame)).await.expect("send");
+    }
+    assert_eq!(close_code(&mut ws).await, Some(1009));
     srv.stop().await;
 }

@@ -17,6 +17,7 @@ use crate::id::ConnectionId;
 use crate::message::{CloseCause, CloseCode, Message};
 use crate::response::Response;
 use crate::settings::Settings;
+use crate::websocket::push::PushQueue;
 use crate::websocket::wire::{Incoming, ReadError, Wire, WireConfig};
 
 /// What the connection task tells the HTTP side: send the 101, or this response.
@@ -247,6 +248,8 @@ pub(crate) struct Inner {
     /// the engine keeps one write waker, which the connection task's own flush takes.
     writer_waker: Option<Waker>,
     outgoing: Option<(mpsc::Sender<Outgoing>, mpsc::Receiver<Outgoing>)>,
+    /// Fan-out pushes (groups), drained after the channel in the same round.
+    pushes: Arc<PushQueue>,
     shutdown: bool,
     /// A sender's `close_now` before the connection was open: applied once it is
     /// (boxed: rare, and every connection carries the slot).
@@ -334,6 +337,7 @@ impl Shared {
                 reader_waker: None,
                 writer_waker: None,
                 outgoing: None,
+                pushes: Arc::new(PushQueue::new(settings.sender_capacity)),
                 shutdown: false,
                 close_now: None,
                 end_hooks: None,
@@ -554,7 +558,11 @@ impl Inner {
             Some((tx, _)) => tx.clone(),
             None => {
                 let (tx, mut rx) = mpsc::channel(capacity);
-                if matches!(self.phase, Phase::Ended) || self.closing.send_done() {
+                // Made late (on a first send): closed if senders already fail.
+                if matches!(self.phase, Phase::Ended)
+                    || self.closing.send_done()
+                    || self.pushes.is_closed()
+                {
                     rx.close();
                 }
                 self.outgoing = Some((tx.clone(), rx));
@@ -575,6 +583,7 @@ impl Inner {
         if let Some((_, rx)) = &mut self.outgoing {
             while rx.try_recv().is_ok() {} // discarded, as documented
         }
+        self.pushes.clear();
         let reason = truncate_reason(reason);
         if matches!(self.phase, Phase::Open(_)) {
             self.queue_close(code, reason);
@@ -583,6 +592,15 @@ impl Inner {
         }
         self.poke();
         true
+    }
+
+    /// The fan-out push queue, for a new sender: closed already if senders fail (a
+    /// handle taken after the close is closed at once).
+    pub(crate) fn pushes(&mut self) -> Arc<PushQueue> {
+        if matches!(self.phase, Phase::Ended) || self.closing.send_done() {
+            self.close_senders();
+        }
+        self.pushes.clone()
     }
 
     /// Whether the connection has ended (its `on_end` callbacks run or are running).
@@ -726,6 +744,7 @@ impl Inner {
     /// every waiting `wait`, `send` or `flush` is woken to see it.
     pub(crate) fn end(&mut self) {
         self.phase = Phase::Ended;
+        self.pushes.clear(); // never to be written: free them now
         self.closing.on_end();
         if !self.ended {
             self.ended = true;
@@ -809,10 +828,14 @@ impl Inner {
     fn note_close_sent(&mut self, code: CloseCode) {
         self.closing.on_close_sent();
         self.cause.get_or_insert(CloseCause::Server { code });
+        // Nothing sent after our close frame can be written: fail senders now rather
+        // than queue into a channel nobody drains.
+        self.close_senders();
     }
 
     /// No more outgoing data can be written: senders fail from now on.
     fn close_senders(&mut self) {
+        self.pushes.close();
         if let Some((_, rx)) = &mut self.outgoing {
             rx.close();
         }
@@ -890,6 +913,8 @@ impl Inner {
                         // The engine has queued the reply; it leaves at the next flush.
                         let ours_first = self.closing.sent();
                         self.closing.on_close_received();
+                        // Only the reply can follow the peer's close.
+                        self.close_senders();
                         if !ours_first {
                             self.cause = Some(match frame {
                                 Some((code, reason)) => CloseCause::Peer {
@@ -931,49 +956,81 @@ impl Inner {
     /// has finished (`finishing`), no new message is accepted and what was queued is
     /// drained. Returns true when nothing is left queued.
     fn drain_outgoing(&mut self, cx: &mut Context<'_>, finishing: bool) -> bool {
+        let open = matches!(self.phase, Phase::Open(_));
+        if open && (finishing || self.closing.send_done()) {
+            self.close_senders();
+        }
         let Phase::Open(wire) = &mut self.phase else {
             return true;
         };
-        let Some((_, rx)) = &mut self.outgoing else {
-            return true;
-        };
-        if finishing || self.closing.send_done() {
-            rx.close();
-        }
         let mut failed = false;
-        let mut drained = false;
-        while !self.closing.send_done() {
-            match wire.poll_ready(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(_)) => {
-                    failed = true;
-                    break;
-                }
-                Poll::Pending => break,
-            }
-            match rx.poll_recv(cx) {
-                Poll::Ready(Some(Outgoing::Message(m))) => {
-                    if wire.start_send(m).is_err() {
+        let mut close_sent = None;
+        // The channel first, then the pushes: a slow member's backlog goes through the
+        // channel and must stay ahead of what is pushed after it.
+        let mut drained = true;
+        if let Some((_, rx)) = &mut self.outgoing {
+            drained = false;
+            while !self.closing.send_done() {
+                match wire.poll_ready(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(_)) => {
                         failed = true;
                         break;
                     }
+                    Poll::Pending => break,
                 }
-                Poll::Ready(Some(Outgoing::Close(code, reason))) => {
-                    if wire.start_close(code, &reason).is_err() {
-                        failed = true;
+                match rx.poll_recv(cx) {
+                    Poll::Ready(Some(Outgoing::Message(m))) => {
+                        if wire.start_send(m).is_err() {
+                            failed = true;
+                            break;
+                        }
                     }
-                    self.note_close_sent(code);
-                    break;
+                    Poll::Ready(Some(Outgoing::Close(code, reason))) => {
+                        if wire.start_close(code, &reason).is_err() {
+                            failed = true;
+                        }
+                        close_sent = Some(code);
+                        break;
+                    }
+                    Poll::Ready(None) => {
+                        drained = true;
+                        break;
+                    }
+                    Poll::Pending => {
+                        drained = !finishing;
+                        break;
+                    }
                 }
-                Poll::Ready(None) => {
-                    drained = true;
-                    break;
+            }
+        }
+        // Pushed messages need no channel: move as many as the engine takes. Locking the
+        // queue records the task's waker even when the channel is not done.
+        let queue = self.pushes.clone();
+        let mut pushes = queue.drain(cx.waker());
+        if drained && !failed && close_sent.is_none() {
+            while !self.closing.send_done() && !pushes.is_empty() {
+                match wire.poll_ready(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(_)) => {
+                        failed = true;
+                        break;
+                    }
+                    Poll::Pending => break,
                 }
-                Poll::Pending => {
-                    drained = !finishing;
+                let Some(m) = pushes.pop() else {
+                    break;
+                };
+                if wire.start_send(m).is_err() {
+                    failed = true;
                     break;
                 }
             }
+            drained = pushes.is_empty();
+        }
+        drop(pushes);
+        if let Some(code) = close_sent {
+            self.note_close_sent(code);
         }
         if failed {
             self.lose();

@@ -1,6 +1,6 @@
 //! The handle other tasks send to a connection with.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::id::ConnectionId;
 use crate::message::{CloseCode, Message};
 use crate::websocket::connection::{sendable, truncate_reason, Outgoing, Shared};
+use crate::websocket::push::{PushQueue, Pushed};
 
 /// A cloneable handle that sends to one connection from any task.
 ///
@@ -40,8 +41,12 @@ use crate::websocket::connection::{sendable, truncate_reason, Outgoing, Shared};
 /// ```
 #[derive(Clone)]
 pub struct WebSocketSender {
-    tx: mpsc::Sender<Outgoing>,
+    /// The channel, made on the first send through any handle: a connection that only
+    /// ever gets fan-out pushes never allocates it, and its task never polls it.
+    tx: OnceLock<mpsc::Sender<Outgoing>>,
     shared: Arc<Shared>,
+    /// Held directly: a fan-out push touches only the queue, not the connection.
+    pushes: Arc<PushQueue>,
 }
 
 impl std::fmt::Debug for WebSocketSender {
@@ -74,8 +79,17 @@ impl std::fmt::Display for TrySendError {
 impl std::error::Error for TrySendError {}
 
 impl WebSocketSender {
-    pub(crate) fn new(tx: mpsc::Sender<Outgoing>, shared: Arc<Shared>) -> Self {
-        WebSocketSender { tx, shared }
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        let pushes = shared.lock().pushes();
+        WebSocketSender {
+            tx: OnceLock::new(),
+            shared,
+            pushes,
+        }
+    }
+
+    fn tx(&self) -> &mpsc::Sender<Outgoing> {
+        self.tx.get_or_init(|| self.shared.lock().sender())
     }
 
     /// The connection this handle sends to.
@@ -86,7 +100,7 @@ impl WebSocketSender {
     /// Queues a message for the connection, waiting while the queue is full. Fails with
     /// an error that [`is_closed`](Error::is_closed) once the connection is gone.
     pub async fn send(&self, msg: impl Into<Message>) -> Result<(), Error> {
-        self.tx
+        self.tx()
             .send(Outgoing::Message(msg.into()))
             .await
             .map_err(|_| Error::closed(None))
@@ -94,7 +108,7 @@ impl WebSocketSender {
 
     /// Queues a message without waiting.
     pub fn try_send(&self, msg: impl Into<Message>) -> Result<(), TrySendError> {
-        self.tx
+        self.tx()
             .try_send(Outgoing::Message(msg.into()))
             .map_err(|e| match e {
                 mpsc::error::TrySendError::Full(Outgoing::Message(m)) => TrySendError::Full(m),
@@ -111,7 +125,7 @@ impl WebSocketSender {
     /// before it.
     pub async fn close(&self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
         let code = sendable(code.into())?;
-        self.tx
+        self.tx()
             .send(Outgoing::Close(code, truncate_reason(reason).to_owned()))
             .await
             .map_err(|_| Error::closed(None))
@@ -120,7 +134,8 @@ impl WebSocketSender {
     /// Whether sends through this handle fail from now on: the connection is closing
     /// (this side closed it, or its view finished) or gone.
     pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+        // Closed exactly when the channel is (the connection closes both together).
+        self.pushes.is_closed()
     }
 
     /// Closes the connection with `code` and `reason` as soon as its task runs, without
@@ -173,8 +188,24 @@ impl WebSocketSender {
         self.shared.lock().has_ended()
     }
 
+    /// Fan-out's queue push: queues `msg` (a clone, so a reference-count bump) without
+    /// waiting and without a channel, waking the connection task only if nothing else
+    /// has since its last round. Bounded by
+    /// [`Settings::sender_capacity`](crate::Settings::sender_capacity) on its own; the
+    /// connection task writes these after what was sent through the channel.
+    pub(crate) fn push(&self, msg: &Message) -> Pushed {
+        self.pushes.push(msg)
+    }
+
+    /// [`push`](Self::push), waiting while the push queue is full (the message waits in
+    /// the future, not in the queue). Cancel safe: dropped before `Queued`, nothing was
+    /// queued.
+    pub(crate) async fn push_wait(&self, msg: &Message) -> Pushed {
+        std::future::poll_fn(|cx| self.pushes.poll_push(cx, msg)).await
+    }
+
     /// Whether both handles send to the same connection.
     pub fn same_connection(&self, other: &WebSocketSender) -> bool {
-        self.tx.same_channel(&other.tx)
+        Arc::ptr_eq(&self.shared, &other.shared)
     }
 }

@@ -208,8 +208,7 @@ impl WebSocket {
     /// not accept the connection: messages sent before the view accepts wait for it,
     /// and are dropped if the view refuses the upgrade instead.
     pub fn sender(&self) -> WebSocketSender {
-        let tx = self.shared.lock().sender();
-        WebSocketSender::new(tx, self.shared.clone())
+        WebSocketSender::new(self.shared.clone())
     }
 }
 

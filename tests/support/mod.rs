@@ -16,6 +16,9 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// An HTTP answer to a refused handshake, as tokio-tungstenite's client reports it.
+pub type Refusal = tokio_tungstenite::tungstenite::http::Response<Option<Vec<u8>>>;
+
 /// An upper bound for anything a test awaits, so a bug fails a test instead of hanging
 /// CI. Never a way to wait for a condition: every wait below is on an event.
 pub const LIMIT: Duration = Duration::from_secs(20);
@@ -56,16 +59,16 @@ impl TestServer {
 
     /// Tries a WebSocket handshake and returns the HTTP error status if refused.
     pub async fn connect_err(&self, path: &str) -> (u16, String) {
+        let resp = self.refusal(path).await;
+        (resp.status().as_u16(), body_text(&resp))
+    }
+
+    /// Tries a WebSocket handshake that must be refused; returns the whole refusal
+    /// (its body as text with [`body_text`]).
+    pub async fn refusal(&self, path: &str) -> Refusal {
         match within(tokio_tungstenite::connect_async(self.url(path))).await {
-            Ok(_) => panic!("expected the handshake to be refused"),
-            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
-                let body = resp
-                    .body()
-                    .as_ref()
-                    .map(|b| String::from_utf8_lossy(b).into_owned())
-                    .unwrap_or_default();
-                (resp.status().as_u16(), body)
-            }
+            Ok(_) => panic!("expected the handshake to {path} to be refused"),
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => *resp,
             Err(e) => panic!("unexpected error {e}"),
         }
     }
@@ -121,6 +124,14 @@ impl TestServer {
                 .expect("server result");
         }
     }
+}
+
+/// A refusal's body as text (empty when it had none).
+pub fn body_text(resp: &Refusal) -> String {
+    resp.body()
+        .as_deref()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .unwrap_or_default()
 }
 
 /// Status and body of a raw HTTP/1.1 reply.

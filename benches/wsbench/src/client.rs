@@ -16,7 +16,7 @@ use crate::hist::Hist;
 /// The RFC 6455 sample key and its accept value.
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
-const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+pub const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
 /// An open WebSocket connection: the socket plus any bytes read past the handshake.
 pub struct WsConn {
@@ -106,14 +106,14 @@ pub fn client_frame(len: usize, binary: bool) -> Vec<u8> {
 }
 
 /// What the front of a buffer holds.
-enum Front {
+pub enum Front {
     /// A complete frame: its total length, FIN bit and opcode.
     Frame { total: usize, fin: bool, opcode: u8 },
     /// Not yet complete; at least this many bytes are needed.
     Need(usize),
 }
 
-fn parse_front(b: &[u8]) -> Front {
+pub fn parse_front(b: &[u8]) -> Front {
     if b.len() < 2 {
         return Front::Need(2);
     }

@@ -5,15 +5,25 @@
 //! wsbench run [--rounds N] [--out FILE] [--quick] [--warmup SECS] [--duration SECS]
 //!             [--idle-conns N] [--servers a,b,..] [--scenarios a,b,c,d]
 //!             [--wsview-bin PATH] [--no-build] [--retries N] [--openers N]
+//! wsbench fanout [--subs 100,1000,5000] [--window 16] [--servers ..] [--quick] ..
 //! wsbench serve KIND ADDR        KIND: tt-default | tt-tuned | axum | wsview-mw
+//!                                      | axum-broadcast | wsview-registry | wsview-groups
 //! wsbench load ADDR [--path P] [--conns C] [--msgs N] [--size BYTES] [--depth D]
 //! ```
+//! `fanout` measures one publisher to N subscribers (see `fanout.rs`).
 //! `load` sends exactly N messages over C connections and exits: a fixed, repeatable
 //! load for profiling one server by hand (e.g. under `valgrind --tool=callgrind`).
 //! See docs/performance.md in the wsview repository.
 
 mod bench;
 mod client;
+mod fanout;
+#[cfg(feature = "redis")]
+mod fanout_redis;
+#[cfg(not(feature = "redis"))]
+#[path = "fanout_redis_off.rs"]
+mod fanout_redis;
+mod fanout_servers;
 mod hist;
 mod report;
 mod servers;
@@ -34,7 +44,11 @@ const USAGE: &str = "usage:
               [--idle-conns N] [--servers wsview,wsview-mw,tt-default,tt-tuned,axum]
               [--scenarios a,b,c,d] [--wsview-bin PATH] [--no-build]
               [--retries N] [--openers N]
-  wsbench serve KIND ADDR      (KIND: tt-default | tt-tuned | axum | wsview-mw)
+  wsbench fanout [--subs 100,1000,5000] [--window 16] [--rounds 1] [--quick]
+                 [--warmup SECS] [--duration SECS] [--out FILE]
+                 [--servers wsview-groups,wsview-registry,axum-broadcast]
+  wsbench serve KIND ADDR      (KIND: tt-default | tt-tuned | axum | wsview-mw
+                                | axum-broadcast | wsview-registry | wsview-groups)
   wsbench load ADDR [--path /] [--conns 4] [--msgs 10000] [--size 64] [--depth 1]
                     [--binary] [--timeout SECS]";
 
@@ -167,6 +181,13 @@ fn main() -> ExitCode {
         }
         Some("load") => match parse_load(&args[1..]) {
             Ok(l) => load(l),
+            Err(e) => {
+                eprintln!("{e}\n{USAGE}");
+                ExitCode::from(2)
+            }
+        },
+        Some("fanout") => match fanout::parse(&args[1..]) {
+            Ok(a) => fanout::run(a, &args, format!("wsview measured: {}", wsview_revision())),
             Err(e) => {
                 eprintln!("{e}\n{USAGE}");
                 ExitCode::from(2)

@@ -19,7 +19,15 @@ use tokio_tungstenite::WebSocketStream;
 /// A server process lives at most this long, even if nobody kills it.
 const MAX_LIFETIME: Duration = Duration::from_secs(60 * 60);
 
-pub const KINDS: &[&str] = &["tt-default", "tt-tuned", "axum", "wsview-mw"];
+pub const KINDS: &[&str] = &[
+    "tt-default",
+    "tt-tuned",
+    "axum",
+    "wsview-mw",
+    "axum-broadcast",
+    "wsview-registry",
+    "wsview-groups",
+];
 
 /// Entry point of `wsbench serve KIND ADDR`.
 pub fn serve(kind: &str, addr: SocketAddr) -> io::Result<()> {
@@ -33,6 +41,9 @@ pub fn serve(kind: &str, addr: SocketAddr) -> io::Result<()> {
                 "tt-tuned" => tt_server(addr, TtMode::Tuned).await,
                 "axum" => axum_server(addr).await,
                 "wsview-mw" => wsview_mw_server(addr).await,
+                "axum-broadcast" => crate::fanout_servers::axum_broadcast(addr).await,
+                "wsview-registry" => crate::fanout_servers::wsview_registry(addr).await,
+                "wsview-groups" => crate::fanout_servers::wsview_groups(addr).await,
                 other => Err(io::Error::other(format!(
                     "unknown server kind {other:?}; known: {}",
                     KINDS.join(", ")

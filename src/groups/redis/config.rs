@@ -1,0 +1,218 @@
+//! What a [`RedisLayer`](super::RedisLayer) connects to and how it behaves, in code or
+//! from the environment (`WSVIEW_REDIS_URL`, `WSVIEW_REDIS_PREFIX`).
+
+use std::fmt;
+use std::time::Duration;
+
+/// The environment variable that turns the Redis layer on: `redis://HOST:PORT[/DB]`.
+pub const URL_VAR: &str = "WSVIEW_REDIS_URL";
+/// The environment variable that sets the key prefix (default `wsview`).
+pub const PREFIX_VAR: &str = "WSVIEW_REDIS_PREFIX";
+
+/// Settings of a [`RedisLayer`](super::RedisLayer). Start from [`RedisConfig::new`] or
+/// [`RedisConfig::from_env`] and change what you need.
+///
+/// ```
+/// use std::time::Duration;
+/// use wsview::groups::redis::RedisConfig;
+///
+/// let config = RedisConfig::new("redis://127.0.0.1:6379/2")
+///     .prefix("chat")
+///     .presence_ttl(Duration::from_secs(10))
+///     .heartbeat(Duration::from_secs(3));
+/// assert_eq!(config.url(), "redis://127.0.0.1:6379/2");
+/// ```
+#[derive(Clone, Debug)]
+pub struct RedisConfig {
+    pub(super) url: String,
+    pub(super) prefix: String,
+    pub(super) heartbeat: Duration,
+    pub(super) presence_ttl: Duration,
+    pub(super) queue_capacity: usize,
+    pub(super) max_message_bytes: usize,
+    pub(super) presence_list_limit: usize,
+    pub(super) reconnect_min: Duration,
+    pub(super) reconnect_max: Duration,
+    pub(super) command_timeout: Duration,
+}
+
+impl RedisConfig {
+    /// Defaults: prefix `wsview`, heartbeat 5 s, presence TTL 15 s, 4,096 queued sends,
+    /// 1 MiB per message, member lists for groups of up to 100, reconnect backoff from
+    /// 100 ms doubling to 2 s, 2 s per Redis command.
+    pub fn new(url: impl Into<String>) -> Self {
+        RedisConfig {
+            url: url.into(),
+            prefix: "wsview".to_owned(),
+            heartbeat: Duration::from_secs(5),
+            presence_ttl: Duration::from_secs(15),
+            queue_capacity: 4096,
+            max_message_bytes: 1 << 20,
+            presence_list_limit: 100,
+            reconnect_min: Duration::from_millis(100),
+            reconnect_max: Duration::from_secs(2),
+            command_timeout: Duration::from_secs(2),
+        }
+    }
+
+    /// The config `WSVIEW_REDIS_URL` asks for (with `WSVIEW_REDIS_PREFIX` if set), or
+    /// `None` when `WSVIEW_REDIS_URL` is unset or empty.
+    pub fn from_env() -> Option<Self> {
+        let url = std::env::var(URL_VAR)
+            .ok()
+            .filter(|u| !u.trim().is_empty())?;
+        let mut config = RedisConfig::new(url.trim());
+        if let Some(prefix) = std::env::var(PREFIX_VAR).ok().filter(|p| !p.is_empty()) {
+            config.prefix = prefix;
+        }
+        Some(config)
+    }
+
+    /// The Redis URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The URL without its password (`redis://user:***@host:port/db`), for logs.
+    pub fn url_for_logs(&self) -> String {
+        redact(&self.url)
+    }
+
+    /// The key prefix.
+    pub fn key_prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Prefix of every channel and key the layer uses, so several apps (or several
+    /// deployments) can share one Redis: `PREFIX:g:GROUP`, `PREFIX:all`, `PREFIX:p:GROUP`.
+    /// Processes share groups only when their prefixes are equal.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How often this process refreshes its presence entries (and checks that Redis
+    /// answers).
+    pub fn heartbeat(mut self, every: Duration) -> Self {
+        self.heartbeat = every;
+        self
+    }
+
+    /// How long a presence entry lives without a refresh: the bound within which the
+    /// members of a process that died without cleaning up leave presence. Must be more
+    /// than twice the heartbeat.
+    pub fn presence_ttl(mut self, ttl: Duration) -> Self {
+        self.presence_ttl = ttl;
+        self
+    }
+
+    /// How many sends may wait for the publisher task; past that, a send is not handed
+    /// to Redis and is counted as dropped.
+    pub fn queue_capacity(mut self, sends: usize) -> Self {
+        self.queue_capacity = sends;
+        self
+    }
+
+    /// The largest message (payload bytes) the layer publishes; a larger one is refused
+    /// with an error whose source is [`MessageTooLarge`](super::MessageTooLarge).
+    pub fn max_message_bytes(mut self, bytes: usize) -> Self {
+        self.max_message_bytes = bytes;
+        self
+    }
+
+    /// Groups with at most this many members get their member list in
+    /// [`Presence::members`](crate::groups::Presence); larger ones only a count.
+    pub fn presence_list_limit(mut self, members: usize) -> Self {
+        self.presence_list_limit = members;
+        self
+    }
+
+    /// Delay before the first reconnect attempt, doubled after each failure up to `max`.
+    pub fn reconnect_backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.reconnect_min = min;
+        self.reconnect_max = max;
+        self
+    }
+
+    /// How long one Redis command (or connection attempt) may take before it counts as
+    /// a failure.
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.command_timeout = timeout;
+        self
+    }
+
+    pub(super) fn check(&self) -> Result<(), RedisConfigError> {
+        let bad = |why: &str| Err(RedisConfigError(why.to_owned()));
+        if self.heartbeat.is_zero() {
+            return bad("heartbeat must be more than zero");
+        }
+        if self.presence_ttl <= self.heartbeat * 2 {
+            return bad("presence_ttl must be more than twice the heartbeat");
+        }
+        if self.queue_capacity == 0 {
+            return bad("queue_capacity must be at least 1");
+        }
+        if self.reconnect_min.is_zero() || self.reconnect_max < self.reconnect_min {
+            return bad("reconnect backoff needs 0 < min <= max");
+        }
+        if self.command_timeout.is_zero() {
+            return bad("command_timeout must be more than zero");
+        }
+        Ok(())
+    }
+}
+
+/// `scheme://user:password@rest` → `scheme://user:***@rest`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***{}", &rest[at..])
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// A [`RedisConfig`] the layer cannot use: a malformed URL, or settings that contradict
+/// each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisConfigError(pub(super) String);
+
+impl fmt::Display for RedisConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "redis layer config: {}", self.0)
+    }
+}
+
+impl std::error::Error for RedisConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_stay_out_of_logs() {
+        let url = |u: &str| RedisConfig::new(u).url_for_logs();
+        assert_eq!(url("redis://127.0.0.1:6379/2"), "redis://127.0.0.1:6379/2");
+        assert_eq!(url("redis://:s3cret@h:1/0"), "redis://:***@h:1/0");
+        assert_eq!(url("redis://app:s3:cr@t@h:1"), "redis://app:***@h:1");
+        assert_eq!(url("redis://h:1/x@y"), "redis://h:1/x@y");
+    }
+
+    #[test]
+    fn contradictory_settings_are_refused() {
+        let c = || RedisConfig::new("redis://h");
+        assert!(c().check().is_ok());
+        let heartbeat = Duration::from_secs(5);
+        assert!(c().presence_ttl(heartbeat * 2).check().is_err());
+        assert!(c().heartbeat(Duration::ZERO).check().is_err());
+        assert!(c().queue_capacity(0).check().is_err());
+        let ms = Duration::from_millis;
+        assert!(c().reconnect_backoff(ms(10), ms(5)).check().is_err());
+        assert!(c().command_timeout(Duration::ZERO).check().is_err());
+    }
+}
