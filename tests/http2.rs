@@ -195,3 +195,69 @@ async fn lazy_accept_limits_and_close_over_http2() {
     assert_eq!((status, body.as_str()), (200, "fine"));
     srv.stop().await;
 }
+
+/// Lets the test release the view that does not read.
+#[derive(Clone, Default)]
+struct Release(std::sync::Arc<tokio::sync::Notify>);
+
+/// Accepts, then reads nothing until released: its peer's data piles up.
+async fn deaf(mut req: Request) -> Response {
+    let release = req.state::<Release>().cloned().expect("state");
+    let ws = req.websocket().expect("require_websocket");
+    let _ = ws.send("ready").await;
+    release.0.notified().await;
+    Response::empty()
+}
+
+#[tokio::test]
+async fn a_websocket_whose_view_does_not_read_does_not_block_the_others() {
+    let release = Release::default();
+    // A small queue: the deaf view's connection stops reading after 4 messages, so its
+    // stream's flow-control window fills.
+    let settings = Settings::default()
+        .max_queued_messages(4)
+        .close_timeout(std::time::Duration::from_secs(20));
+    let srv = start(
+        App::new()
+            .settings(settings)
+            .state(release.clone())
+            .route("/", accept_websocket(echo))
+            .route("/deaf", require_websocket(deaf)),
+    )
+    .await;
+    let authority = srv.addr.to_string();
+    let tcp = TcpStream::connect(srv.addr).await.expect("connect");
+    let mut send = h2::handshake(tcp).await;
+    let (mut deaf_ws, _) = within(h2::websocket(&mut send, &authority, "/deaf", &[]))
+        .await
+        .expect("websocket on /deaf");
+    assert_eq!(h2::next_text(&mut deaf_ws).await.as_deref(), Some("ready"));
+    let (mut live, _) = within(h2::websocket(&mut send, &authority, "/", &[]))
+        .await
+        .expect("websocket on /");
+    // 2.5 MiB toward the view that does not read: more than a stream's window (1 MiB)
+    // and than hyper's default connection window (1 MiB, the same), less than ours.
+    let (sent_tx, mut sent_rx) = tokio::sync::mpsc::unbounded_channel();
+    let flood = tokio::spawn(async move {
+        let chunk = "z".repeat(64 << 10);
+        for i in 0..40 {
+            h2::send(&mut deaf_ws, &chunk).await;
+            let _ = sent_tx.send(i);
+        }
+        deaf_ws
+    });
+    // Once a stream window's worth has gone out, the other WebSocket still echoes.
+    while let Some(i) = within(sent_rx.recv()).await {
+        if i >= 20 {
+            break;
+        }
+    }
+    for i in 0..5 {
+        h2::send(&mut live, &format!("live {i}")).await;
+        assert_eq!(h2::next_text(&mut live).await, Some(format!("live {i}")));
+    }
+    release.0.notify_waiters();
+    flood.abort();
+    let ((), code) = tokio::join!(srv.stop(), h2::close_code(&mut live));
+    assert_eq!(code, Some(1001));
+}
