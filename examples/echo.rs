@@ -12,7 +12,8 @@
 //!   HTTP, `GET /lower?message=HeLLo` answers `hello`.
 //! - `/`: echoes every message until the peer closes; a browser GET gets a page to try it.
 //!
-//! Settings come from the environment (`WEBSOCKET_ACCEPT_ALL=1`, …). The message limit
+//! Settings come from the environment (`WEBSOCKET_ACCEPT_ALL=1`, `WSVIEW_COMPRESSION=on`
+//! for permessage-deflate with every client that offers it, …). The message limit
 //! is raised to 16 MiB here because the Autobahn suite, which runs against `/`, sends
 //! messages that large; the library's default is 1 MiB.
 
@@ -73,6 +74,7 @@ async fn main() -> std::io::Result<()> {
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8000".to_owned());
     let mut settings = Settings::from_env()?;
+    let settings_compression = settings.compression.is_some();
     settings.max_message_size = settings.max_message_size.max(16 << 20);
     settings.max_frame_size = settings.max_frame_size.max(16 << 20);
     let server = app(settings).tls_from_env()?.bind(addr.as_str()).await?;
@@ -86,6 +88,8 @@ async fn main() -> std::io::Result<()> {
     println!("  {ws}://{at}/      echo every message (a browser GET gets a page to try it)");
     println!("  {ws}://{at}/echo  echo one message, then close");
     println!("  {ws}://{at}/lower lower-case every message; also GET /lower?message=HeLLo");
+    let compression = if settings_compression { "on" } else { "off" };
+    println!("permessage-deflate: {compression} (WSVIEW_COMPRESSION=on|off)");
     println!("Ctrl-C stops it.");
     server.run_until(wsview::shutdown_signal()).await?;
     println!("stopped");

@@ -119,6 +119,9 @@ pub(crate) struct Handshake {
     pub accept: Option<String>,
     /// The subprotocols the client offered, in its order of preference.
     pub offered_protocols: Vec<String>,
+    /// The client's `Sec-WebSocket-Extensions` values, in order (its permessage-deflate
+    /// offers are among them).
+    pub offered_extensions: Vec<String>,
 }
 
 /// Whether the request asks for a WebSocket: over HTTP/1.1 its `Upgrade` header carries
@@ -233,9 +236,17 @@ fn common(
                 .map(str::to_owned),
         );
     }
+    // Values that are not text cannot hold an offer we accept: skipped, not refused.
+    let offered_extensions = headers
+        .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .collect();
     Ok(Handshake {
         accept: None,
         offered_protocols,
+        offered_extensions,
     })
 }
 

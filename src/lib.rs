@@ -84,6 +84,9 @@ mod response;
 
 mod websocket;
 
+// The protocol engine: a sans-IO codec under the WebSocket layer.
+pub mod engine;
+
 mod app_state;
 mod body;
 mod error;
@@ -104,6 +107,7 @@ pub use api_socket::{
 };
 pub use app::{App, BuildError, BuildProblem};
 pub use body::Body;
+pub use engine::negotiate::DeflateConfig;
 pub use error::Error;
 pub use handler::context::HandlerContext;
 pub use handler::reason::{CloseReason, HandlerError};

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::engine::negotiate::DeflateConfig;
+
 /// Server-wide settings, set in code or read from the environment.
 ///
 /// Every field has a safe default (listed with each setter); change what you need with
@@ -54,6 +56,8 @@ pub struct Settings {
     pub tcp_keepalive_retries: u32,
     /// See [`Settings::allowed_origins`](Self::allowed_origins()).
     pub allowed_origins: Option<Vec<String>>,
+    /// See [`Settings::compression`](Self::compression()).
+    pub compression: Option<DeflateConfig>,
 }
 
 impl Default for Settings {
@@ -62,7 +66,7 @@ impl Default for Settings {
             websocket_accept_all: false,
             max_message_size: 1 << 20,
             max_frame_size: 1 << 20,
-            read_buffer_size: 8 << 10,
+            read_buffer_size: 64 << 10,
             write_buffer_size: 64 << 10,
             max_queued_messages: 64,
             max_queued_bytes: 1 << 20,
@@ -74,6 +78,7 @@ impl Default for Settings {
             tcp_keepalive_interval: Duration::from_secs(10),
             tcp_keepalive_retries: 3,
             allowed_origins: None,
+            compression: None,
         }
     }
 }
@@ -100,12 +105,11 @@ impl Settings {
         self
     }
 
-    /// The most bytes read from the socket at once (at least 256); allocated per
-    /// connection up front but not touched until the first message arrives, so a
-    /// connection that stays idle does not keep it resident. The engine zero-fills this
-    /// much before every read, so it is a speed setting too: larger costs more per small
-    /// message, smaller costs more reads per large message (a 16 KiB message takes three
-    /// reads at 8 KiB). Default 8 KiB.
+    /// The most bytes read from the socket at once (at least 256). Reads go through one
+    /// buffer per runtime thread, shared by every connection polled on it, so this costs
+    /// no memory per connection: a connection keeps only a frame or message still
+    /// arriving. Larger means fewer reads for large or pipelined messages. Default
+    /// 64 KiB.
     pub fn read_buffer_size(mut self, bytes: usize) -> Self {
         self.read_buffer_size = bytes;
         self
@@ -211,6 +215,24 @@ impl Settings {
         self
     }
 
+    /// permessage-deflate (RFC 7692): `Some(config)` compresses with every client that
+    /// offers it (browsers and most clients do), `None` never. A view can override it
+    /// with [`View::compression`](crate::View::compression). Default `None`.
+    ///
+    /// The defaults of [`DeflateConfig`] keep no compression context between messages,
+    /// so an idle connection holds no zlib memory; context takeover compresses similar
+    /// messages much better but costs about 310 KiB per connection on the server's side
+    /// and up to 40 KiB on the client's (see `docs/performance.md`).
+    ///
+    /// ```
+    /// let settings = wsview::Settings::default().compression(Some(wsview::DeflateConfig::default()));
+    /// # drop(settings);
+    /// ```
+    pub fn compression(mut self, config: Option<DeflateConfig>) -> Self {
+        self.compression = config;
+        self
+    }
+
     /// Defaults, overridden by whatever of these environment variables is set:
     ///
     /// | variable | setting | form |
@@ -230,6 +252,8 @@ impl Settings {
     /// | `WSVIEW_TCP_KEEPALIVE_INTERVAL_SECS` | [`tcp_keepalive_interval`](Self::tcp_keepalive_interval()) | seconds |
     /// | `WSVIEW_TCP_KEEPALIVE_RETRIES` | [`tcp_keepalive_retries`](Self::tcp_keepalive_retries()) | a count |
     /// | `WSVIEW_ALLOWED_ORIGINS` | [`allowed_origins`](Self::allowed_origins()) | comma-separated origins |
+    /// | `WSVIEW_COMPRESSION` | [`compression`](Self::compression()) | `on` (the default [`DeflateConfig`]) or `off`, or any boolean form |
+    /// | `WSVIEW_COMPRESSION_THRESHOLD` | [`DeflateConfig::threshold`] when compression is on | bytes |
     ///
     /// Surrounding whitespace is ignored. A value that is not of its form is an error
     /// naming the variable and the value (`WEBSOCKET_ACCEPT_ALL=maybe` is an error, not
@@ -291,6 +315,14 @@ impl Settings {
         }
         if let Some(n) = env.number::<u32>("WSVIEW_TCP_KEEPALIVE_RETRIES")? {
             self.tcp_keepalive_retries = n;
+        }
+        if let Some(on) = env.boolean("WSVIEW_COMPRESSION")? {
+            self.compression = on.then(DeflateConfig::default);
+        }
+        if let Some(bytes) = env.number::<usize>("WSVIEW_COMPRESSION_THRESHOLD")? {
+            if let Some(config) = &mut self.compression {
+                config.threshold = bytes;
+            }
         }
         if let Some(v) = env.get("WSVIEW_ALLOWED_ORIGINS")? {
             self.allowed_origins = Some(

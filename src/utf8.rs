@@ -1,8 +1,9 @@
 //! Text known to be UTF-8, held in shared bytes.
 //!
-//! Its representation is the protocol engine's own text type, so that text passes
-//! between a view and the engine with neither a copy nor a second UTF-8 check; this file
-//! and `websocket/wire.rs` are the two that name the engine (see docs/architecture.md).
+//! Its representation is tungstenite's `Utf8Bytes`: text over `Bytes` checked once, whose
+//! `&str` view needs the unsafe code this crate forbids. The engine builds it from the
+//! `String` it validated, without copying; this is the one file that names tungstenite
+//! outside tests (see docs/architecture.md).
 
 use std::str::Utf8Error;
 
@@ -33,14 +34,6 @@ impl Utf8Bytes {
     /// The text.
     pub fn as_str(&self) -> &str {
         self.0.as_str()
-    }
-
-    pub(crate) fn from_engine(text: EngineText) -> Self {
-        Utf8Bytes(text)
-    }
-
-    pub(crate) fn into_engine(self) -> EngineText {
-        self.0
     }
 }
 

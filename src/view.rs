@@ -4,6 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::engine::negotiate::DeflateConfig;
 use crate::handshake::select_protocol;
 use crate::request::Request;
 use crate::response::{IntoResponse, Response};
@@ -55,6 +56,8 @@ pub struct View {
     handler: Arc<dyn ViewFn>,
     policy: Policy,
     protocols: Arc<[String]>,
+    /// permessage-deflate for this view: `None` follows the settings.
+    compression: Option<Option<Arc<DeflateConfig>>>,
     error: Option<Arc<str>>,
 }
 
@@ -65,6 +68,7 @@ impl View {
             handler: Arc::new(handler),
             policy: Policy::Http,
             protocols: Arc::from(Vec::new()),
+            compression: None,
             error: None,
         }
     }
@@ -92,6 +96,27 @@ impl View {
         S: Into<String>,
     {
         self.protocols = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// permessage-deflate (RFC 7692) for this view's connections, whatever
+    /// [`Settings::compression`] says: `Some(config)` offers to compress with `config`
+    /// (the client decides), `None` never compresses.
+    ///
+    /// ```
+    /// # async fn feed(_req: wsview::Request) -> wsview::Response { wsview::Response::empty() }
+    /// # async fn game(_req: wsview::Request) -> wsview::Response { wsview::Response::empty() }
+    /// use wsview::{require_websocket, DeflateConfig};
+    /// // Large JSON documents: compress, keeping the context between messages.
+    /// let mut config = DeflateConfig::default();
+    /// config.server_context_takeover = true;
+    /// let feed = require_websocket(feed).compression(Some(config));
+    /// // Small binary frames that do not compress: never.
+    /// let game = require_websocket(game).compression(None);
+    /// # drop((feed, game));
+    /// ```
+    pub fn compression(mut self, config: Option<DeflateConfig>) -> Self {
+        self.compression = Some(config.map(Arc::new));
         self
     }
 
@@ -123,6 +148,11 @@ impl View {
             }
             let chosen = select_protocol(ws.offered_protocols(), &self.protocols);
             ws.set_protocol(chosen);
+            let compression = match &self.compression {
+                Some(own) => own.as_deref(),
+                None => settings.compression.as_ref(),
+            };
+            ws.set_compression(compression);
         } else if self.policy == Policy::Require {
             return ready(Response::bad_request(
                 "This view requires a WebSocket request.",
@@ -141,6 +171,7 @@ impl std::fmt::Debug for View {
         f.debug_struct("View")
             .field("policy", &self.policy)
             .field("protocols", &self.protocols)
+            .field("compression", &self.compression)
             .finish_non_exhaustive()
     }
 }

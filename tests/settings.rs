@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use wsview::{require_websocket, App, Request, Response, Settings};
 
-const VARIABLES: [&str; 15] = [
+const VARIABLES: [&str; 17] = [
     "WEBSOCKET_ACCEPT_ALL",
     "WSVIEW_MAX_MESSAGE_SIZE",
     "WSVIEW_MAX_FRAME_SIZE",
@@ -29,6 +29,8 @@ const VARIABLES: [&str; 15] = [
     "WSVIEW_TCP_KEEPALIVE_INTERVAL_SECS",
     "WSVIEW_TCP_KEEPALIVE_RETRIES",
     "WSVIEW_ALLOWED_ORIGINS",
+    "WSVIEW_COMPRESSION",
+    "WSVIEW_COMPRESSION_THRESHOLD",
 ];
 
 /// The guide's table of defaults, field by field.
@@ -38,7 +40,7 @@ fn defaults_are_the_documented_ones() {
     assert!(!s.websocket_accept_all);
     assert_eq!(s.max_message_size, 1 << 20, "max_message_size 1 MiB");
     assert_eq!(s.max_frame_size, 1 << 20, "max_frame_size 1 MiB");
-    assert_eq!(s.read_buffer_size, 8 << 10, "read_buffer_size 8 KiB");
+    assert_eq!(s.read_buffer_size, 64 << 10, "read_buffer_size 64 KiB");
     assert_eq!(s.write_buffer_size, 64 << 10, "write_buffer_size 64 KiB");
     assert_eq!(s.max_queued_messages, 64);
     assert_eq!(s.max_queued_bytes, 1 << 20, "max_queued_bytes 1 MiB");
@@ -50,6 +52,14 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(s.tcp_keepalive_interval, Duration::from_secs(10));
     assert_eq!(s.tcp_keepalive_retries, 3);
     assert_eq!(s.allowed_origins, None, "any origin");
+    assert_eq!(s.compression, None, "compression off");
+    let d = wsview::DeflateConfig::default();
+    assert_eq!((d.level, d.threshold), (1, 128));
+    assert!(!d.server_context_takeover && !d.client_context_takeover);
+    assert_eq!(
+        (d.server_max_window_bits, d.client_max_window_bits),
+        (15, 15)
+    );
 }
 
 /// Each builder setter sets its field, and only it.
@@ -254,6 +264,39 @@ async fn from_env_reads_each_documented_variable() {
     );
     drop(tcp);
     srv.stop().await;
+
+    // WSVIEW_COMPRESSION: on negotiates permessage-deflate with a client that offers it,
+    // off does not; WSVIEW_COMPRESSION_THRESHOLD sets the threshold when it is on.
+    let offer = support::upgrade_request(
+        "/",
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n",
+    );
+    for (value, on) in [("on", true), ("off", false), ("1", true)] {
+        set_only("WSVIEW_COMPRESSION", value);
+        let settings = Settings::from_env().expect("a valid value");
+        assert_eq!(settings.compression.is_some(), on, "{value}");
+        let srv = start(
+            App::new()
+                .settings(settings)
+                .route("/", require_websocket(plain_view)),
+        )
+        .await;
+        let (head, _, tcp) = srv.raw_head(&offer).await;
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        let agreed = head
+            .to_ascii_lowercase()
+            .contains("sec-websocket-extensions: permessage-deflate");
+        assert_eq!(agreed, on, "{value}: {head}");
+        drop(tcp);
+        srv.stop().await;
+    }
+    set_only("WSVIEW_COMPRESSION", "on");
+    std::env::set_var("WSVIEW_COMPRESSION_THRESHOLD", "5");
+    let settings = Settings::from_env().expect("valid values");
+    assert_eq!(settings.compression.map(|c| c.threshold), Some(5));
+    set_only("WSVIEW_COMPRESSION", "sometimes");
+    let err = Settings::from_env().expect_err("not a boolean");
+    assert_eq!(err.variable(), "WSVIEW_COMPRESSION");
 
     // WSVIEW_ALLOWED_ORIGINS: a comma list, spaces and empty items ignored.
     set_only(

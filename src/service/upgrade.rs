@@ -78,7 +78,12 @@ fn prepare(req: &mut Request, settings: &Settings) -> Result<(), Box<Response>> 
             Err(_) => return Err(Box::new(Response::internal_error())),
         }
     }
-    req.set_websocket(WebSocket::new(shared, resp, hs.offered_protocols));
+    req.set_websocket(WebSocket::new(
+        shared,
+        resp,
+        hs.offered_protocols,
+        hs.offered_extensions,
+    ));
     Ok(())
 }
 

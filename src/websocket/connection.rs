@@ -18,7 +18,7 @@ use crate::message::{CloseCause, CloseCode, Message};
 use crate::response::Response;
 use crate::settings::Settings;
 use crate::websocket::push::PushQueue;
-use crate::websocket::wire::{Incoming, ReadError, Wire, WireConfig};
+use crate::websocket::wire::{Deflate, Incoming, ReadError, Wire, WireConfig};
 
 /// What the connection task tells the HTTP side: send the 101, or this response.
 pub(crate) enum Outcome {
@@ -225,8 +225,7 @@ pub(crate) struct Inner {
     /// Where the closing handshake stands.
     closing: Closing,
     /// The engine's last read found no complete frame: read again only once the socket
-    /// is readable. Besides a wasted call, a read costs tungstenite a zero-fill of its
-    /// buffer, which an idle connection then keeps resident.
+    /// is readable, not with a wasted call.
     read_blocked: bool,
     /// The view left the queue full for `close_timeout`: the connection was closed with
     /// 1008 and data still arriving is dropped, so the peer's close is read.
@@ -237,6 +236,9 @@ pub(crate) struct Inner {
     /// The 101 response, built by the middleware, sent on first use (boxed: it is dead
     /// weight in every open connection after that).
     accept_response: Option<Box<http::Response<Body>>>,
+    /// permessage-deflate, when the handshake negotiated it (boxed: most connections
+    /// have none).
+    deflate: Option<Box<Deflate>>,
     /// Something the connection task must act on happened outside its own poll.
     poked: bool,
     /// True while the connection task polls the view: no need to wake it then.
@@ -331,6 +333,7 @@ impl Shared {
                 cause: None,
                 upgrade_error: None,
                 accept_response: None,
+                deflate: None,
                 poked: false,
                 polling_view: false,
                 task_waker: None,
@@ -391,6 +394,18 @@ impl Inner {
     /// Stores the 101 the middleware prepared.
     pub(crate) fn set_accept_response(&mut self, response: http::Response<Body>) {
         self.accept_response = Some(Box::new(response));
+    }
+
+    /// Adds the negotiated permessage-deflate to the 101, and keeps it for the engine.
+    pub(crate) fn set_accept_deflate(&mut self, response_header: &str, deflate: Deflate) {
+        if let (Some(resp), Ok(value)) = (
+            self.accept_response.as_mut(),
+            http::HeaderValue::from_str(response_header),
+        ) {
+            resp.headers_mut()
+                .insert(http::header::SEC_WEBSOCKET_EXTENSIONS, value);
+            self.deflate = Some(Box::new(deflate));
+        }
     }
 
     /// Adds the negotiated subprotocol to the 101.
@@ -864,17 +879,19 @@ impl Inner {
                     self.fail_upgrade(e.to_string());
                     return false;
                 }
-                Poll::Ready(Ok(upgraded)) => match Wire::start(upgraded, config) {
-                    Some((wire, buffered)) => {
-                        self.phase = Phase::Open(Box::new(wire));
-                        self.read_blocked = !buffered;
-                        self.after_read(); // an `accept` polled elsewhere
+                Poll::Ready(Ok(upgraded)) => {
+                    match Wire::start(upgraded, config, self.deflate.take().as_deref()) {
+                        Some((wire, buffered)) => {
+                            self.phase = Phase::Open(Box::new(wire));
+                            self.read_blocked = !buffered;
+                            self.after_read(); // an `accept` polled elsewhere
+                        }
+                        None => {
+                            self.fail_upgrade("the websocket engine did not start".into());
+                            return false;
+                        }
                     }
-                    None => {
-                        self.fail_upgrade("the websocket engine did not start".into());
-                        return false;
-                    }
-                },
+                }
             }
         }
         if matches!(self.phase, Phase::Open(_)) {
@@ -928,7 +945,6 @@ impl Inner {
                             });
                         }
                     }
-                    Incoming::Control => {}
                 },
                 Poll::Ready(Some(Err(e))) => self.on_read_error(e),
                 Poll::Ready(None) => self.lose(),

@@ -16,6 +16,7 @@ use std::task::{Context, Poll};
 use futures_core::Stream;
 
 use crate::body::Body;
+use crate::engine::negotiate::{negotiate, DeflateConfig};
 use crate::error::Error;
 use crate::id::ConnectionId;
 use crate::message::{CloseCause, CloseCode, Message};
@@ -66,7 +67,10 @@ use crate::websocket::sender::WebSocketSender;
 pub struct WebSocket {
     shared: Arc<Shared>,
     offered: Vec<String>,
+    /// The client's extension offers, until the view's compression setting is applied.
+    extensions: Vec<String>,
     protocol: Option<String>,
+    compressed: bool,
 }
 
 impl WebSocket {
@@ -74,12 +78,15 @@ impl WebSocket {
         shared: Arc<Shared>,
         accept_response: http::Response<Body>,
         offered: Vec<String>,
+        extensions: Vec<String>,
     ) -> Self {
         shared.lock().set_accept_response(accept_response);
         WebSocket {
             shared,
             offered,
+            extensions,
             protocol: None,
+            compressed: false,
         }
     }
 
@@ -93,6 +100,27 @@ impl WebSocket {
             self.shared.lock().set_accept_protocol(p);
         }
         self.protocol = protocol;
+    }
+
+    /// Negotiates permessage-deflate with `config` (`None`: off) from the client's
+    /// offers, and adds the agreement to the 101. Applied once, before the 101 goes out.
+    pub(crate) fn set_compression(&mut self, config: Option<&DeflateConfig>) {
+        let offers = std::mem::take(&mut self.extensions);
+        let Some(config) = config else {
+            return;
+        };
+        if let Some((params, header)) = negotiate(offers.iter().map(String::as_str), config) {
+            self.shared
+                .lock()
+                .set_accept_deflate(&header, (params, config.clone()));
+            self.compressed = true;
+        }
+    }
+
+    /// Whether permessage-deflate was agreed with the client (see
+    /// [`Settings::compression`](crate::Settings::compression)).
+    pub fn is_compressed(&self) -> bool {
+        self.compressed
     }
 
     /// This connection's id, unique across processes in practice (see

@@ -22,10 +22,17 @@ pub enum ScenarioId {
     B,
     C,
     D,
+    E,
 }
 
 impl ScenarioId {
-    pub const ALL: [ScenarioId; 4] = [ScenarioId::A, ScenarioId::B, ScenarioId::C, ScenarioId::D];
+    pub const ALL: [ScenarioId; 5] = [
+        ScenarioId::A,
+        ScenarioId::B,
+        ScenarioId::C,
+        ScenarioId::D,
+        ScenarioId::E,
+    ];
 
     pub fn letter(self) -> &'static str {
         match self {
@@ -33,6 +40,7 @@ impl ScenarioId {
             ScenarioId::B => "b",
             ScenarioId::C => "c",
             ScenarioId::D => "d",
+            ScenarioId::E => "e",
         }
     }
 
@@ -49,6 +57,8 @@ pub struct Scenario {
     pub depth: usize,
     pub payload: usize,
     pub binary: bool,
+    /// permessage-deflate: the 2 KiB JSON message, compressed (scenario (e)).
+    pub compressed: bool,
 }
 
 pub fn scenario(id: ScenarioId, idle_conns: usize) -> Scenario {
@@ -75,6 +85,13 @@ pub fn scenario(id: ScenarioId, idle_conns: usize) -> Scenario {
             true,
         ),
         ScenarioId::D => ("", idle_conns, 0, 0, false),
+        ScenarioId::E => (
+            "2 KiB JSON text, compressed both ways (permessage-deflate), 16 connections, 1 in flight each",
+            16,
+            1,
+            2048,
+            false,
+        ),
     };
     let title = if id == ScenarioId::D {
         format!("{idle_conns} idle connections: handshake rate and RSS per connection")
@@ -88,6 +105,7 @@ pub fn scenario(id: ScenarioId, idle_conns: usize) -> Scenario {
         depth,
         payload,
         binary,
+        compressed: id == ScenarioId::E,
     }
 }
 
@@ -99,6 +117,10 @@ pub struct ServerSpec {
     pub args: Vec<String>,
     /// Request path the load generator connects to.
     pub path: String,
+    /// Environment for scenario (e): what turns the server's compression on.
+    pub compress_env: Vec<(String, String)>,
+    /// Whether the server compresses (only such servers run scenario (e)).
+    pub compresses: bool,
 }
 
 /// A running server process; killed when dropped.
@@ -126,7 +148,7 @@ fn free_port() -> u16 {
 }
 
 /// Starts the server pinned to `SERVER_CORE` and waits (bounded) until it accepts.
-pub fn start_server(spec: &ServerSpec, pin: bool) -> Result<ServerProc, String> {
+pub fn start_server(spec: &ServerSpec, pin: bool, compressed: bool) -> Result<ServerProc, String> {
     let addr: SocketAddr = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let log_path =
         std::env::temp_dir().join(format!("wsbench-{}-{}.log", std::process::id(), spec.name));
@@ -137,6 +159,9 @@ pub fn start_server(spec: &ServerSpec, pin: bool) -> Result<ServerProc, String> 
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::from(log));
+    if compressed {
+        cmd.envs(spec.compress_env.iter().map(|(k, v)| (k, v)));
+    }
     // SAFETY: the closure runs in the forked child before exec and only makes two
     // async-signal-safe system calls on local data.
     unsafe {
@@ -251,12 +276,16 @@ pub async fn measure_throughput(
     let mut conns = Vec::with_capacity(scn.conns);
     for _ in 0..scn.conns {
         conns.push(
-            client::connect(proc.addr, path, Duration::from_secs(5))
+            client::connect_with(proc.addr, path, Duration::from_secs(5), scn.compressed)
                 .await
                 .map_err(|e| format!("connect: {e}"))?,
         );
     }
-    let frame = client::client_frame(scn.payload, scn.binary);
+    let frame = if scn.compressed {
+        client::compressed_frame(&client::json_message())
+    } else {
+        client::client_frame(scn.payload, scn.binary)
+    };
     let start = Instant::now();
     let plan = Arc::new(LoadPlan {
         frames: Arc::new(frame.repeat(scn.depth)),
@@ -443,11 +472,14 @@ pub fn measure_one(
     timing: &Timing,
     pin: bool,
 ) -> Result<Outcome, String> {
-    let proc = start_server(spec, pin)?;
+    let proc = start_server(spec, pin, scn.compressed)?;
     rt.block_on(async {
-        client::echo_check(proc.addr, &spec.path)
-            .await
-            .map_err(|e| format!("echo check on {}: {e}", spec.path))?;
+        if scn.compressed {
+            client::echo_check_compressed(proc.addr, &spec.path).await
+        } else {
+            client::echo_check(proc.addr, &spec.path).await
+        }
+        .map_err(|e| format!("echo check on {}: {e}", spec.path))?;
         match scn.id {
             ScenarioId::D => measure_idle(&proc, &spec.path, scn.conns, timing.openers)
                 .await

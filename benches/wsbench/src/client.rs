@@ -26,20 +26,41 @@ pub struct WsConn {
 
 /// Connects and performs the opening handshake. Bounded by `timeout`.
 pub async fn connect(addr: SocketAddr, path: &str, timeout: Duration) -> io::Result<WsConn> {
-    tokio::time::timeout(timeout, connect_inner(addr, path))
+    connect_with(addr, path, timeout, false).await
+}
+
+/// The permessage-deflate offer of scenario (e): no client context takeover, so one
+/// pre-built compressed frame is valid for every message.
+const DEFLATE_OFFER: &str =
+    "permessage-deflate; client_no_context_takeover; client_max_window_bits";
+
+/// As [`connect`], offering permessage-deflate when `deflate` (and failing unless the
+/// server accepts it).
+pub async fn connect_with(
+    addr: SocketAddr,
+    path: &str,
+    timeout: Duration,
+    deflate: bool,
+) -> io::Result<WsConn> {
+    tokio::time::timeout(timeout, connect_inner(addr, path, deflate))
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "handshake timed out"))?
 }
 
-async fn connect_inner(addr: SocketAddr, path: &str) -> io::Result<WsConn> {
+async fn connect_inner(addr: SocketAddr, path: &str, deflate: bool) -> io::Result<WsConn> {
     let mut stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     // Close with RST: tens of thousands of client sockets per run would otherwise sit in
     // TIME_WAIT and make every later connect() search longer for a free port.
     stream.set_zero_linger()?;
+    let offer = if deflate {
+        format!("Sec-WebSocket-Extensions: {DEFLATE_OFFER}\r\n")
+    } else {
+        String::new()
+    };
     let req = format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+         Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{offer}\r\n"
     );
     stream.write_all(req.as_bytes()).await?;
     let mut buf = Vec::with_capacity(512);
@@ -68,6 +89,19 @@ async fn connect_inner(addr: SocketAddr, path: &str) -> io::Result<WsConn> {
         let v = kv.next().unwrap_or("").trim();
         k.eq_ignore_ascii_case("sec-websocket-accept") && v == ACCEPT
     });
+    let deflate_ok = !deflate
+        || head.lines().any(|l| {
+            let mut kv = l.splitn(2, ':');
+            let k = kv.next().unwrap_or("").trim();
+            let v = kv.next().unwrap_or("").trim();
+            k.eq_ignore_ascii_case("sec-websocket-extensions")
+                && v.starts_with("permessage-deflate")
+        });
+    if status_ok && accept_ok && !deflate_ok {
+        return Err(io::Error::other(
+            "the server did not accept permessage-deflate",
+        ));
+    }
     if !status_ok || !accept_ok {
         let first = head.lines().next().unwrap_or("").to_string();
         return Err(io::Error::other(format!(
@@ -103,6 +137,100 @@ pub fn client_frame(len: usize, binary: bool) -> Vec<u8> {
         f.push(b ^ MASK[i % 4]);
     }
     f
+}
+
+/// The 2 KiB JSON-like text message of scenario (e): an array of records with repeated
+/// keys and varied values, as an API or a game state update would send.
+pub fn json_message() -> String {
+    let mut s = String::from("[");
+    let mut i = 0u32;
+    while s.len() < 2048 - 120 {
+        if i > 0 {
+            s.push(',');
+        }
+        let x = i.wrapping_mul(2_654_435_761) % 10_000;
+        s.push_str(&format!(
+            "{{\"id\":{i},\"user\":\"user-{}\",\"action\":\"move\",\"x\":{},\"y\":{},\"ok\":{}}}",
+            x % 97,
+            x % 640,
+            x % 480,
+            i % 3 == 0
+        ));
+        i += 1;
+    }
+    s.push(']');
+    s
+}
+
+/// One masked client frame with RSV1 set carrying `text` raw-deflated (RFC 7692: sync
+/// flush, the final 4 bytes stripped), compressed on its own (no context).
+pub fn compressed_frame(text: &str) -> Vec<u8> {
+    use flate2::{Compress, Compression, FlushCompress};
+    let mut c = Compress::new(Compression::default(), false);
+    let mut payload = Vec::with_capacity(text.len() + 64);
+    // Capacity suffices for one call: deflate output of 2 KiB text is far shorter.
+    let _ = c.compress_vec(text.as_bytes(), &mut payload, FlushCompress::Sync);
+    if payload.ends_with(&[0, 0, 0xff, 0xff]) {
+        payload.truncate(payload.len() - 4);
+    }
+    let mut f = client_frame(payload.len(), false);
+    f[0] |= 0x40;
+    let hdr = f.len() - payload.len();
+    f.truncate(hdr);
+    f.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
+    f
+}
+
+/// The text of a server frame's payload, inflated if RSV1 says it is compressed.
+fn inflate_reply(b0: u8, payload: &[u8]) -> io::Result<Vec<u8>> {
+    if b0 & 0x40 == 0 {
+        return Ok(payload.to_vec());
+    }
+    use flate2::{Decompress, FlushDecompress};
+    let mut d = Decompress::new(false);
+    let mut input = payload.to_vec();
+    input.extend_from_slice(&[0, 0, 0xff, 0xff]);
+    let mut out = Vec::with_capacity(64 * 1024);
+    d.decompress_vec(&input, &mut out, FlushDecompress::Sync)
+        .map_err(|e| io::Error::other(format!("reply does not inflate: {e}")))?;
+    Ok(out)
+}
+
+/// Sends one compressed message (scenario (e)) and checks the echo, inflated, is the same.
+pub async fn echo_check_compressed(addr: SocketAddr, path: &str) -> io::Result<()> {
+    let deadline = Duration::from_secs(5);
+    let mut conn = connect_with(addr, path, deadline, true).await?;
+    let text = json_message();
+    conn.stream.write_all(&compressed_frame(&text)).await?;
+    let mut buf = conn.leftover;
+    let mut chunk = [0u8; 4096];
+    tokio::time::timeout(deadline, async {
+        loop {
+            if let Front::Frame { total, opcode, .. } = parse_front(&buf) {
+                let len7 = (buf[1] & 0x7f) as usize;
+                let hdr = 2 + match len7 {
+                    126 => 2,
+                    127 => 8,
+                    _ => 0,
+                };
+                let got = inflate_reply(buf[0], &buf[hdr..total])?;
+                if opcode == 1 && got == text.as_bytes() {
+                    return Ok(());
+                }
+                return Err(io::Error::other(format!(
+                    "compressed echo mismatch: opcode {opcode}, {} bytes",
+                    got.len()
+                )));
+            }
+            let n = conn.stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Err(io::Error::other("closed before echo"));
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    })
+    .await
+    .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no echo within 5 s"))?
 }
 
 /// What the front of a buffer holds.

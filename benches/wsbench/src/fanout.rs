@@ -502,13 +502,15 @@ pub fn run(a: Args, argv: &[String], wsview_note: String) -> std::process::ExitC
                     program: me.clone(),
                     args: vec!["serve".into(), kind.to_owned()],
                     path: "/sub".into(),
+                    compress_env: Vec::new(),
+                    compresses: false,
                 };
                 let r = if name == GROUPS_REDIS {
                     crate::fanout_redis::measure_two(&spec, pin, |procs, redis_pid| {
                         rt.block_on(measure(procs, &[redis_pid], n, a.window, &a))
                     })
                 } else {
-                    bench::start_server(&spec, pin)
+                    bench::start_server(&spec, pin, false)
                         .and_then(|proc| rt.block_on(measure(&[&proc], &[], n, a.window, &a)))
                 };
                 match &r {

@@ -26,8 +26,8 @@ pub fn measure_two<T>(
     // behalf (the load generator runs on one thread).
     std::env::set_var("WSVIEW_REDIS_URL", redis.url());
     std::env::set_var("WSVIEW_REDIS_PREFIX", "wsbench");
-    let procs =
-        bench::start_server(spec, pin).and_then(|a| Ok((a, bench::start_server(spec, pin)?)));
+    let procs = bench::start_server(spec, pin, false)
+        .and_then(|a| Ok((a, bench::start_server(spec, pin, false)?)));
     std::env::remove_var("WSVIEW_REDIS_URL");
     std::env::remove_var("WSVIEW_REDIS_PREFIX");
     let (a, b) = procs?;

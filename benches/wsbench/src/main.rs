@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! wsbench run [--rounds N] [--out FILE] [--quick] [--warmup SECS] [--duration SECS]
-//!             [--idle-conns N] [--servers a,b,..] [--scenarios a,b,c,d]
+//!             [--idle-conns N] [--servers a,b,..] [--scenarios a,b,c,d,e]
 //!             [--wsview-bin PATH] [--no-build] [--retries N] [--openers N]
 //! wsbench fanout [--subs 100,1000,5000] [--window 16] [--servers ..] [--quick] ..
 //! wsbench tls [--conns 2000] [--openers 64] [--echo-bin PATH] [--no-build]
@@ -39,12 +39,12 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use bench::{ScenarioId, ServerSpec, Timing};
-use report::{AXUM, TT_DEFAULT, TT_TUNED, WSVIEW, WSVIEW_MW};
+use report::{AXUM, FASTWS, PY_WEBSOCKETS, TT_DEFAULT, TT_TUNED, WSVIEW, WSVIEW_MW};
 
 const USAGE: &str = "usage:
   wsbench run [--rounds N] [--out FILE] [--quick] [--warmup SECS] [--duration SECS]
-              [--idle-conns N] [--servers wsview,wsview-mw,tt-default,tt-tuned,axum]
-              [--scenarios a,b,c,d] [--wsview-bin PATH] [--no-build]
+              [--idle-conns N] [--servers wsview,wsview-mw,tt-default,tt-tuned,axum,fastwebsockets,py-websockets]
+              [--scenarios a,b,c,d,e] [--wsview-bin PATH] [--no-build]
               [--retries N] [--openers N]
   wsbench fanout [--subs 100,1000,5000] [--window 16] [--rounds 1] [--quick]
                  [--warmup SECS] [--duration SECS] [--out FILE]
@@ -72,6 +72,20 @@ struct RunArgs {
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A Python interpreter with `websockets`: `WSVIEW_PYTHON`, else the repository's `.venv`.
+fn python() -> Option<PathBuf> {
+    let py = std::env::var_os("WSVIEW_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
+    let ok = std::process::Command::new(&py)
+        .args(["-c", "import websockets"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then_some(py)
 }
 
 fn parse_run(args: &[String]) -> Result<RunArgs, String> {
@@ -412,7 +426,15 @@ fn run(a: RunArgs, argv: &[String]) -> ExitCode {
     let mut notes = Vec::new();
 
     // Which servers.
-    let all = [WSVIEW, WSVIEW_MW, TT_DEFAULT, TT_TUNED, AXUM];
+    let all = [
+        WSVIEW,
+        WSVIEW_MW,
+        TT_DEFAULT,
+        TT_TUNED,
+        AXUM,
+        FASTWS,
+        PY_WEBSOCKETS,
+    ];
     let wanted: Vec<String> = match &a.servers {
         Some(v) => {
             for s in v {
@@ -444,7 +466,10 @@ fn run(a: RunArgs, argv: &[String]) -> ExitCode {
             program: me.clone(),
             args: vec!["serve".into(), kind.into()],
             path: path.into(),
+            compress_env: Vec::new(),
+            compresses: false,
         };
+        let wsview_compression = vec![("WSVIEW_COMPRESSION".to_string(), "on".to_string())];
         match name.as_str() {
             WSVIEW => match build_wsview(&a) {
                 None => specs.push(ServerSpec {
@@ -452,12 +477,17 @@ fn run(a: RunArgs, argv: &[String]) -> ExitCode {
                     program: a.wsview_bin.clone(),
                     args: vec![],
                     path: "/".into(),
+                    compress_env: wsview_compression,
+                    compresses: true,
                 }),
                 Some(why) => notes.push(format!("wsview NOT included: {why}")),
             },
             WSVIEW_MW => {
                 if cfg!(feature = "wsview-mw") {
-                    specs.push(internal("wsview-mw", "/bench/x"));
+                    let mut spec = internal("wsview-mw", "/bench/x");
+                    spec.compress_env = wsview_compression;
+                    spec.compresses = true;
+                    specs.push(spec);
                 } else {
                     notes.push(
                         "wsview-mw NOT included: wsbench was built without `--features wsview-mw`"
@@ -465,6 +495,22 @@ fn run(a: RunArgs, argv: &[String]) -> ExitCode {
                     );
                 }
             }
+            PY_WEBSOCKETS => match python() {
+                Some(py) => specs.push(ServerSpec {
+                    name: name.clone(),
+                    program: py,
+                    args: vec![Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("py_echo.py")
+                        .display()
+                        .to_string()],
+                    path: "/".into(),
+                    compress_env: Vec::new(),
+                    compresses: true,
+                }),
+                None => notes.push(
+                    "py-websockets NOT included: no Python with `websockets` (set WSVIEW_PYTHON or run scripts/test to make .venv)".into(),
+                ),
+            },
             other => specs.push(internal(other, "/")),
         }
     }
@@ -539,6 +585,12 @@ fn run(a: RunArgs, argv: &[String]) -> ExitCode {
             let n = specs.len();
             for k in 0..n {
                 let spec = &specs[(k + round) % n];
+                // (e) compares servers that compress; python websockets only runs (e).
+                if scn.compressed != spec.compresses
+                    && (scn.compressed || spec.name == PY_WEBSOCKETS)
+                {
+                    continue;
+                }
                 // A cell disturbed by other programs on the cores is measured again,
                 // a bounded number of times; the last try is kept either way.
                 let mut r = bench::measure_one(&rt, spec, scn, &timing, pin);

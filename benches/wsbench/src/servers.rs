@@ -23,6 +23,7 @@ pub const KINDS: &[&str] = &[
     "tt-default",
     "tt-tuned",
     "axum",
+    "fastwebsockets",
     "wsview-mw",
     "axum-broadcast",
     "wsview-registry",
@@ -40,6 +41,7 @@ pub fn serve(kind: &str, addr: SocketAddr) -> io::Result<()> {
                 "tt-default" => tt_server(addr, TtMode::Default).await,
                 "tt-tuned" => tt_server(addr, TtMode::Tuned).await,
                 "axum" => axum_server(addr).await,
+                "fastwebsockets" => fastws_server(addr).await,
                 "wsview-mw" => wsview_mw_server(addr).await,
                 "axum-broadcast" => crate::fanout_servers::axum_broadcast(addr).await,
                 "wsview-registry" => crate::fanout_servers::wsview_registry(addr).await,
@@ -187,6 +189,51 @@ async fn axum_server(addr: SocketAddr) -> io::Result<()> {
     // Any path: the fallback handles every route.
     let app = axum::Router::new().fallback(handler);
     axum::serve(listener, app).await
+}
+
+/// fastwebsockets 0.10 as its own echo example sets it up: hyper's HTTP/1 server with
+/// upgrades, `FragmentCollector` over the upgraded socket (pings answered and closes
+/// completed by the library), the connection task `unconstrained`.
+async fn fastws_server(addr: SocketAddr) -> io::Result<()> {
+    use fastwebsockets::{upgrade, FragmentCollector, OpCode, WebSocketError};
+    use http_body_util::Empty;
+    use hyper::body::{Bytes, Incoming};
+    use hyper::server::conn::http1;
+    use hyper::service::service_fn;
+    use hyper::{Request, Response};
+    use hyper_util::rt::TokioIo;
+
+    async fn echo(fut: upgrade::UpgradeFut) -> Result<(), WebSocketError> {
+        let mut ws = FragmentCollector::new(fut.await?);
+        loop {
+            let frame = ws.read_frame().await?;
+            match frame.opcode {
+                OpCode::Close => break,
+                OpCode::Text | OpCode::Binary => ws.write_frame(frame).await?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn upgrade_req(
+        mut req: Request<Incoming>,
+    ) -> Result<Response<Empty<Bytes>>, WebSocketError> {
+        let (response, fut) = upgrade::upgrade(&mut req)?;
+        tokio::spawn(tokio::task::unconstrained(async move {
+            let _ = echo(fut).await;
+        }));
+        Ok(response)
+    }
+
+    let listener = TcpListener::bind(addr).await?;
+    accept_loop(listener, |stream| async move {
+        let conn = http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), service_fn(upgrade_req))
+            .with_upgrades();
+        let _ = conn.await;
+    })
+    .await
 }
 
 #[cfg(not(feature = "wsview-mw"))]
