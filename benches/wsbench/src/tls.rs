@@ -108,6 +108,8 @@ fn run_inner(a: TlsArgs) -> Result<(), String> {
         program: a.echo_bin.clone(),
         args: vec![],
         path: "/".into(),
+        compress_env: vec![],
+        compresses: false,
     };
     // `env` execs the server in place: the pid measured is the server's.
     let tls = ServerSpec {
@@ -119,6 +121,8 @@ fn run_inner(a: TlsArgs) -> Result<(), String> {
             echo,
         ],
         path: "/".into(),
+        compress_env: vec![],
+        compresses: false,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -128,11 +132,11 @@ fn run_inner(a: TlsArgs) -> Result<(), String> {
     let _ = sys::pin_current_thread(1);
     let mut rows = Vec::new();
     for (spec, tls) in [(&plain, None), (&tls, Some(&connector))] {
-        let proc = start_server(spec, true)?;
+        let proc = start_server(spec, true, false)?;
         let held = rt.block_on(hold(proc.addr, proc.pid(), a.conns, a.openers, tls))?;
         rows.push((spec.name.clone(), held));
     }
-    let proc = start_server(&tls, true)?;
+    let proc = start_server(&tls, true, false)?;
     let bare = rt.block_on(bare_handshakes(
         proc.addr,
         proc.pid(),
