@@ -15,6 +15,8 @@
 //!   work (the thread sleeps), on a pool of 16 workers.
 //!
 //! Try it with any WebSocket client, e.g. `websocat ws://127.0.0.1:8000/socket/shout`.
+//! Settings come from the environment (`WSVIEW_…`; browser pages on other origins need
+//! `WSVIEW_ALLOWED_ORIGINS`).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -118,6 +120,15 @@ impl XorShift {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    // Logs (the server's address, a view's panic, a bad setting) go to stderr;
+    // RUST_LOG filters them (`RUST_LOG=wsview=debug`), info by default.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8000".to_owned());
@@ -125,8 +136,10 @@ async fn main() -> std::io::Result<()> {
         .add("default", RandomCounter::default)
         .add("shout", Shout::default);
     let pool = blocking::Pool::global();
+    // WSVIEW_ALLOWED_ORIGINS and the other limits come from the environment.
+    let settings = wsview::Settings::from_env()?;
     let app = handlers
-        .mount(App::new(), "/socket")
+        .mount(App::new().settings(settings), "/socket")
         .route("/blocking", pool.view(slow_echo));
     let server = app.tls_from_env()?.bind(addr.as_str()).await?;
     let (http, ws) = if server.is_tls() {

@@ -18,6 +18,9 @@
 //! message's `token`), with the token from `WSVIEW_DEMO_TOKEN` (default `demo-token`).
 //! The check is one middleware that both transports pass through.
 //!
+//! Settings come from the environment (`WSVIEW_…`). A browser page on another origin
+//! cannot open `/ws/api` unless that origin is in `WSVIEW_ALLOWED_ORIGINS`.
+//!
 //! ```text
 //! curl -i http://127.0.0.1:8000/api/snippets/
 //! curl -i -X POST -H 'Authorization: JWT demo-token' -H 'Content-Type: application/json' \
@@ -54,13 +57,18 @@ pub fn app(token: String) -> App {
     let store = Store::default();
     let list_store = store.clone();
     let detail_store = store;
+    // The page pre-fills the token this server checks, whatever WSVIEW_DEMO_TOKEN says.
+    let page: Arc<str> = Arc::from(PAGE.replace("{{TOKEN}}", &html_attribute(&token)));
     let token: Arc<str> = Arc::from(token);
     App::new()
         .middleware(move |req: Request, next: Next| {
             let token = token.clone();
             async move { require_token_for_writes(req, next, &token).await }
         })
-        .route("/", |_req: Request| async { Response::html(PAGE) })
+        .route("/", move |_req: Request| {
+            let page = page.clone();
+            async move { Response::html(&*page) }
+        })
         .route("/api/snippets/", move |req: Request| {
             let store = list_store.clone();
             async move { snippet_list(req, &store) }
@@ -78,8 +86,10 @@ async fn require_token_for_writes(req: Request, next: Next, token: &str) -> Resp
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let given = req
         .header("authorization")
-        .and_then(|v| v.strip_prefix("JWT "))
-        .map(str::trim);
+        .and_then(|v| v.trim().split_once(' '))
+        // The scheme is case-insensitive (RFC 9110 §11.1).
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("JWT"))
+        .map(|(_, token)| token.trim());
     if safe || given.is_some_and(|g| same_secret(g, token)) {
         return next.run(req).await;
     }
@@ -178,8 +188,32 @@ fn method_not_allowed(allow: &'static str) -> Response {
         .with_header("allow", allow)
 }
 
+/// `text` escaped for an HTML attribute value in double quotes.
+fn html_attribute(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    // Logs (the server's address, a view's panic, a bad setting) go to stderr;
+    // RUST_LOG filters them (`RUST_LOG=wsview=debug`), info by default.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8000".to_owned());
@@ -189,7 +223,13 @@ async fn main() -> std::io::Result<()> {
     } else {
         "from WSVIEW_DEMO_TOKEN".to_owned()
     };
-    let server = app(token).tls_from_env()?.bind(addr.as_str()).await?;
+    // WSVIEW_ALLOWED_ORIGINS and the other limits come from the environment.
+    let settings = wsview::Settings::from_env()?;
+    let server = app(token)
+        .settings(settings)
+        .tls_from_env()?
+        .bind(addr.as_str())
+        .await?;
     let (http, ws) = if server.is_tls() {
         ("https", "wss")
     } else {
@@ -222,7 +262,7 @@ input, textarea { width: 100%; box-sizing: border-box; margin-bottom: .4rem; }
 <form id="create">
   <input id="title" placeholder="title">
   <textarea id="code" rows="3" placeholder="code (required)"></textarea>
-  <input id="token" placeholder="token (needed to create or delete)" value="demo-token">
+  <input id="token" placeholder="token (needed to create or delete)" value="{{TOKEN}}">
   <button>Create</button> <button type="button" id="list">List</button>
 </form>
 <div id="log"></div>

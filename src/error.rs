@@ -35,6 +35,18 @@ enum Kind {
     NotAccepted,
     Protocol(Box<dyn std::error::Error + Send + Sync>),
     InvalidCloseCode(u16),
+    Body(BodyProblem),
+}
+
+/// Why a request body could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyProblem {
+    /// Longer than `Settings::max_body_size`: 413.
+    TooLarge,
+    /// Not all there within `Settings::body_read_timeout`: 408.
+    TimedOut,
+    /// The connection failed while reading: 400.
+    Unreadable,
 }
 
 impl Error {
@@ -59,6 +71,12 @@ impl Error {
     pub(crate) fn protocol(source: impl std::error::Error + Send + Sync + 'static) -> Self {
         Error {
             kind: Kind::Protocol(Box::new(source)),
+        }
+    }
+
+    pub(crate) fn body(problem: BodyProblem) -> Self {
+        Error {
+            kind: Kind::Body(problem),
         }
     }
 
@@ -100,6 +118,12 @@ impl Error {
         matches!(self.kind, Kind::Protocol(_))
     }
 
+    /// The request body could not be read: too large (413), too slow (408) or cut off
+    /// (400); [`status`](Self::status) tells which.
+    pub fn is_body(&self) -> bool {
+        matches!(self.kind, Kind::Body(_))
+    }
+
     /// A close code that may not be sent (1005, 1006, 1015, or outside the ranges RFC
     /// 6455 §7.4 allows); [`invalid_close_code`](Self::invalid_close_code) tells which.
     pub fn is_invalid_close_code(&self) -> bool {
@@ -119,6 +143,9 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self.kind {
             Kind::Upgrade(_) => StatusCode::BAD_REQUEST,
+            Kind::Body(BodyProblem::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
+            Kind::Body(BodyProblem::TimedOut) => StatusCode::REQUEST_TIMEOUT,
+            Kind::Body(BodyProblem::Unreadable) => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -133,6 +160,9 @@ impl std::fmt::Display for Error {
             Kind::NotAccepted => f.write_str("websocket can no longer be accepted"),
             Kind::Protocol(e) => write!(f, "websocket error: {e}"),
             Kind::InvalidCloseCode(code) => write!(f, "close code {code} may not be sent"),
+            Kind::Body(BodyProblem::TooLarge) => f.write_str("Payload Too Large"),
+            Kind::Body(BodyProblem::TimedOut) => f.write_str("Request Timeout"),
+            Kind::Body(BodyProblem::Unreadable) => f.write_str("Could not read the request body."),
         }
     }
 }

@@ -61,7 +61,8 @@ pub enum HandshakeRejection {
     UnsupportedVersion,
     /// A header that must be text holds bytes that are not.
     InvalidHeader(&'static str),
-    /// The `Origin` is not in [`Settings::allowed_origins`](crate::Settings::allowed_origins).
+    /// A browser's `Origin` is neither the request's own host nor in
+    /// [`Settings::allowed_origins`](crate::Settings::allowed_origins).
     OriginNotAllowed,
     /// The request is valid but its HTTP connection cannot be upgraded (it did not come
     /// from a hyper connection served with upgrades).
@@ -144,6 +145,58 @@ pub(crate) fn connect_protocol(extensions: &http::Extensions) -> Option<&str> {
         .filter(|p| p.eq_ignore_ascii_case("websocket"))
 }
 
+/// Which browser origins may open a WebSocket (see
+/// [`Settings::allowed_origins`](crate::Settings::allowed_origins)).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OriginPolicy<'a> {
+    /// Origins allowed besides the request's own host.
+    pub(crate) listed: &'a [String],
+    /// Every origin passes (the explicit opt-out).
+    pub(crate) any: bool,
+    /// The request came over TLS: its own origin is `https://` (or `wss://`).
+    pub(crate) secure: bool,
+}
+
+impl OriginPolicy<'_> {
+    /// Whether a request with this `Origin` passes: any origin when opted out, a listed
+    /// one, or the origin of the request's own `Host`.
+    pub(crate) fn allows(&self, origin: &str, headers: &HeaderMap) -> bool {
+        if self.any || self.listed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+            return true;
+        }
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        host.is_some_and(|host| same_host(origin, host, self.secure))
+    }
+}
+
+/// Whether `origin` (`scheme://host[:port]`) is the request's own: the scheme of its
+/// connection (`https`/`wss` over TLS, `http`/`ws` otherwise) and the host and port of
+/// its `Host` header. A port left out is the scheme's default; `null` and any other
+/// scheme match nothing.
+pub(crate) fn same_host(origin: &str, host: &str, secure: bool) -> bool {
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    let default_port = match (scheme.to_ascii_lowercase().as_str(), secure) {
+        ("http" | "ws", false) => "80",
+        ("https" | "wss", true) => "443",
+        _ => return false,
+    };
+    if authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
+        return false;
+    }
+    let split = |a: &'_ str| -> (String, String) {
+        // `[::1]:8000`, `host:8000`, `host`.
+        let (name, port) = match a.rfind(':') {
+            Some(i) if !a[i..].contains(']') => (&a[..i], &a[i + 1..]),
+            _ => (a, ""),
+        };
+        let port = if port.is_empty() { default_port } else { port };
+        (name.to_ascii_lowercase(), port.to_owned())
+    };
+    split(authority) == split(host.trim())
+}
+
 /// Checks an upgrade request against RFC 6455 §4.2.1, or an HTTP/2 one against RFC 8441
 /// §5 (`connect_protocol`: the request's `:protocol`, see [`connect_protocol`]).
 pub(crate) fn validate(
@@ -151,10 +204,10 @@ pub(crate) fn validate(
     version: Version,
     headers: &HeaderMap,
     connect_protocol: Option<&str>,
-    allowed_origins: Option<&[String]>,
+    origins: &OriginPolicy<'_>,
 ) -> Result<Handshake, HandshakeRejection> {
     if version >= Version::HTTP_2 {
-        return validate_h2(method, headers, connect_protocol, allowed_origins);
+        return validate_h2(method, headers, connect_protocol, origins);
     }
     if method != Method::GET {
         return Err(HandshakeRejection::MethodNotGet);
@@ -178,7 +231,7 @@ pub(crate) fn validate(
         Ok(raw) if raw.len() == 16 => {}
         _ => return Err(HandshakeRejection::InvalidKey),
     }
-    let mut hs = common(headers, allowed_origins)?;
+    let mut hs = common(headers, origins)?;
     hs.accept = Some(accept_key(key));
     Ok(hs)
 }
@@ -189,7 +242,7 @@ fn validate_h2(
     method: &Method,
     headers: &HeaderMap,
     connect_protocol: Option<&str>,
-    allowed_origins: Option<&[String]>,
+    origins: &OriginPolicy<'_>,
 ) -> Result<Handshake, HandshakeRejection> {
     if method != Method::CONNECT || connect_protocol.is_none() {
         return Err(HandshakeRejection::MethodNotConnect);
@@ -197,30 +250,28 @@ fn validate_h2(
     if !headers.contains_key(header::HOST) {
         return Err(HandshakeRejection::MissingHost);
     }
-    common(headers, allowed_origins)
+    common(headers, origins)
 }
 
 /// The checks both versions share: the WebSocket version, the origin, the subprotocols.
 fn common(
     headers: &HeaderMap,
-    allowed_origins: Option<&[String]>,
+    origins: &OriginPolicy<'_>,
 ) -> Result<Handshake, HandshakeRejection> {
     let mut versions = headers.get_all(header::SEC_WEBSOCKET_VERSION).iter();
     match (versions.next(), versions.next()) {
         (Some(v), None) if v.as_bytes().trim_ascii() == b"13" => {}
         _ => return Err(HandshakeRejection::UnsupportedVersion),
     }
-    if let Some(allowed) = allowed_origins {
-        let origin = headers
-            .get(header::ORIGIN)
-            .map(|o| o.to_str())
-            .transpose()
-            .map_err(|_| HandshakeRejection::InvalidHeader("Origin"))?;
-        // Non-browser clients send no Origin; only a browser's claim can be refused.
-        if let Some(origin) = origin {
-            if !allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
-                return Err(HandshakeRejection::OriginNotAllowed);
-            }
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|o| o.to_str())
+        .transpose()
+        .map_err(|_| HandshakeRejection::InvalidHeader("Origin"))?;
+    // Non-browser clients send no Origin; only a browser's claim can be refused.
+    if let Some(origin) = origin {
+        if !origins.allows(origin, headers) {
+            return Err(HandshakeRejection::OriginNotAllowed);
         }
     }
     let mut offered_protocols = Vec::new();
@@ -252,7 +303,7 @@ fn common(
 
 /// The `Sec-WebSocket-Accept` value for a client's `Sec-WebSocket-Key`:
 /// base64(sha1(key + GUID)), RFC 6455 §4.2.2.
-fn accept_key(key: &[u8]) -> String {
+pub(crate) fn accept_key(key: &[u8]) -> String {
     let mut sha1 = Sha1::new();
     sha1.update(key);
     sha1.update(WS_GUID);
@@ -301,8 +352,14 @@ mod tests {
         h
     }
 
+    const DEFAULT: OriginPolicy<'static> = OriginPolicy {
+        listed: &[],
+        any: false,
+        secure: false,
+    };
+
     fn check(h: &HeaderMap) -> Result<Handshake, HandshakeRejection> {
-        validate(&Method::GET, Version::HTTP_11, h, None, None)
+        validate(&Method::GET, Version::HTTP_11, h, None, &DEFAULT)
     }
 
     #[test]
@@ -326,17 +383,17 @@ mod tests {
             h.remove(name);
         }
         let ws = Some("websocket");
-        let hs = validate(&Method::CONNECT, Version::HTTP_2, &h, ws, None).expect("valid");
+        let hs = validate(&Method::CONNECT, Version::HTTP_2, &h, ws, &DEFAULT).expect("valid");
         assert_eq!(hs.accept, None);
         for (method, protocol) in [(Method::GET, ws), (Method::CONNECT, None)] {
             assert_eq!(
-                validate(&method, Version::HTTP_2, &h, protocol, None).unwrap_err(),
+                validate(&method, Version::HTTP_2, &h, protocol, &DEFAULT).unwrap_err(),
                 HandshakeRejection::MethodNotConnect
             );
         }
         h.remove(header::SEC_WEBSOCKET_VERSION);
         assert_eq!(
-            validate(&Method::CONNECT, Version::HTTP_2, &h, ws, None).unwrap_err(),
+            validate(&Method::CONNECT, Version::HTTP_2, &h, ws, &DEFAULT).unwrap_err(),
             HandshakeRejection::UnsupportedVersion
         );
         let mut ext = http::Extensions::new();
@@ -351,11 +408,11 @@ mod tests {
     #[test]
     fn rejects_each_rule() {
         assert_eq!(
-            validate(&Method::POST, Version::HTTP_11, &good(), None, None).unwrap_err(),
+            validate(&Method::POST, Version::HTTP_11, &good(), None, &DEFAULT).unwrap_err(),
             HandshakeRejection::MethodNotGet
         );
         assert_eq!(
-            validate(&Method::GET, Version::HTTP_10, &good(), None, None).unwrap_err(),
+            validate(&Method::GET, Version::HTTP_10, &good(), None, &DEFAULT).unwrap_err(),
             HandshakeRejection::HttpVersionTooOld
         );
         let mut h = good();
@@ -393,6 +450,65 @@ mod tests {
             check(&h),
             Err(HandshakeRejection::InvalidHeader(_))
         ));
+    }
+
+    #[test]
+    fn origin_must_match_host_by_default() {
+        // (origin, Host, the connection is TLS)
+        for (origin, host, tls) in [
+            ("http://x", "x", false),
+            ("https://X", "x", true),
+            ("http://127.0.0.1:8000", "127.0.0.1:8000", false),
+            ("https://127.0.0.1:8443", "127.0.0.1:8443", true),
+            ("https://a.example", "a.example:443", true),
+            ("http://a.example:80", "a.example", false),
+            ("http://[::1]:9", "[::1]:9", false),
+            ("ws://h:1", "H:1", false),
+            ("wss://h:1", "H:1", true),
+        ] {
+            assert!(same_host(origin, host, tls), "{origin} {host} {tls}");
+        }
+        for (origin, host, tls) in [
+            ("http://evil.example", "a.example", false),
+            ("http://a.example:81", "a.example", false),
+            ("https://a.example", "a.example:80", true),
+            ("null", "a.example", false),
+            ("file://a.example", "a.example", false),
+            ("http://a.example@evil", "a.example", false),
+            ("http://", "", false),
+            ("http://[::1]", "[::1]:9", false),
+            // Over TLS the page must be https: an http page (anyone on the network can
+            // write one) is another origin, and the other way round.
+            ("http://a.example", "a.example", true),
+            ("http://a.example:8443", "a.example:8443", true),
+            ("https://a.example:8000", "a.example:8000", false),
+            ("https://a.example", "a.example", false),
+        ] {
+            assert!(!same_host(origin, host, tls), "{origin} {host} {tls}");
+        }
+        let mut h = good();
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
+        assert_eq!(check(&h).unwrap_err(), HandshakeRejection::OriginNotAllowed);
+        let listed = ["https://EVIL.example".to_owned()];
+        let list = OriginPolicy {
+            listed: &listed,
+            any: false,
+            secure: false,
+        };
+        assert!(validate(&Method::GET, Version::HTTP_11, &h, None, &list).is_ok());
+        let any = OriginPolicy {
+            listed: &[],
+            any: true,
+            secure: false,
+        };
+        assert!(validate(&Method::GET, Version::HTTP_11, &h, None, &any).is_ok());
+        h.insert(header::ORIGIN, HeaderValue::from_static("http://x"));
+        assert!(check(&h).is_ok());
+        h.remove(header::ORIGIN);
+        assert!(check(&h).is_ok());
     }
 
     #[test]

@@ -172,6 +172,10 @@ pub enum CloseCause {
     },
     /// The TCP connection dropped without a closing handshake.
     ConnectionLost,
+    /// The peer sent nothing, not even a pong, within
+    /// [`Settings::pong_timeout`](crate::Settings::pong_timeout) of a keepalive ping: the
+    /// connection was closed with 1011 and dropped.
+    Unresponsive,
 }
 
 /// A close code (RFC 6455 §7.4): the named codes, and the ranges for the rest. Converts
@@ -213,6 +217,8 @@ pub enum CloseCode {
     Restart,
     /// 1013: try again later.
     Again,
+    /// 1014: a gateway or proxy got an invalid response from the server it serves.
+    BadGateway,
     /// 1015: the TLS handshake failed (reported, never sent).
     Tls,
     /// 1016–2999 and unassigned codes below 1016: reserved for the protocol.
@@ -256,6 +262,7 @@ impl From<CloseCode> for u16 {
             CloseCode::Error => 1011,
             CloseCode::Restart => 1012,
             CloseCode::Again => 1013,
+            CloseCode::BadGateway => 1014,
             CloseCode::Tls => 1015,
             CloseCode::Reserved(code)
             | CloseCode::Iana(code)
@@ -281,6 +288,7 @@ impl From<u16> for CloseCode {
             1011 => CloseCode::Error,
             1012 => CloseCode::Restart,
             1013 => CloseCode::Again,
+            1014 => CloseCode::BadGateway,
             1015 => CloseCode::Tls,
             1016..=2999 => CloseCode::Reserved(code),
             3000..=3999 => CloseCode::Iana(code),

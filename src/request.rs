@@ -8,12 +8,18 @@ use http::header::HeaderMap;
 use http::{Extensions, Method, Uri, Version};
 
 use crate::app_state::StateMap;
+use crate::error::Error;
+use crate::request_body::PendingBody;
 use crate::websocket::connection::Shared;
 use crate::websocket::socket::WebSocket;
 
-/// An HTTP request, with its body already read (up to
-/// [`Settings::max_body_size`](crate::Settings::max_body_size)) and, for a WebSocket
-/// request, the [`WebSocket`] to talk over.
+/// An HTTP request and, for a WebSocket request, the [`WebSocket`] to talk over.
+///
+/// The body is read on demand: middleware sees the request before any of the body is
+/// read (so one that refuses it answers at once), and the body is read, within
+/// [`Settings::max_body_size`](crate::Settings::max_body_size) and
+/// [`Settings::body_read_timeout`](crate::Settings::body_read_timeout), just before the
+/// view runs, or when a middleware calls [`read_body`](Self::read_body).
 ///
 /// ```
 /// use wsview::Request;
@@ -38,6 +44,8 @@ struct RequestParts {
     headers: HeaderMap,
     extensions: Extensions,
     body: Bytes,
+    /// The body still to be read (see [`Request::read_body`]).
+    unread_body: Option<Box<PendingBody>>,
     params: Vec<(String, String)>,
     remote_addr: Option<SocketAddr>,
     /// The request arrived over TLS.
@@ -63,6 +71,7 @@ impl Request {
                     headers: HeaderMap::new(),
                     extensions: Extensions::new(),
                     body: Bytes::new(),
+                    unread_body: None,
                     params: Vec::new(),
                     remote_addr: None,
                     secure: false,
@@ -153,9 +162,39 @@ impl Request {
         &mut self.p.extensions
     }
 
-    /// The body.
+    /// The body. A view gets its request with the body read; a middleware sees an empty
+    /// body until it calls [`read_body`](Self::read_body).
     pub fn body(&self) -> &Bytes {
         &self.p.body
+    }
+
+    /// Reads the body if it has not been read yet, and returns it. A body larger than
+    /// [`Settings::max_body_size`](crate::Settings::max_body_size) or slower than
+    /// [`Settings::body_read_timeout`](crate::Settings::body_read_timeout) is an error
+    /// whose response is 413 or 408 ([`Error::is_body`]); return it as the response.
+    ///
+    /// ```
+    /// use wsview::{IntoResponse, Next, Request, Response};
+    ///
+    /// async fn log_size(mut req: Request, next: Next) -> Response {
+    ///     match req.read_body().await {
+    ///         Ok(body) => tracing::info!(bytes = body.len(), "request body"),
+    ///         Err(e) => return e.into_response(),
+    ///     }
+    ///     next.run(req).await
+    /// }
+    /// # let _ = log_size;
+    /// ```
+    pub async fn read_body(&mut self) -> Result<&Bytes, Error> {
+        if let Some(unread) = self.p.unread_body.take() {
+            self.p.body = unread.read().await?;
+        }
+        Ok(&self.p.body)
+    }
+
+    /// Whether some of the body may still be unread.
+    pub(crate) fn has_unread_body(&self) -> bool {
+        self.p.unread_body.is_some()
     }
 
     /// The body parsed as JSON.
@@ -236,12 +275,13 @@ impl Request {
         self.p.websocket.take()
     }
 
-    /// The request an HTTP request's head and body make. An HTTP/2 request carries its
-    /// host as the URI's authority (`:authority`), not a `Host` header: it gets the
-    /// header, so views and the handshake see the host alike over both versions.
+    /// The request an HTTP request's head and its body, to be read on demand, make. An
+    /// HTTP/2 request carries its host as the URI's authority (`:authority`), not a
+    /// `Host` header: it gets the header, so views and the handshake see the host alike
+    /// over both versions.
     pub(crate) fn from_http(
         mut parts: http::request::Parts,
-        body: Bytes,
+        body: Option<PendingBody>,
         remote_addr: Option<SocketAddr>,
         secure: bool,
     ) -> Request {
@@ -258,7 +298,7 @@ impl Request {
         req.p.version = parts.version;
         req.p.headers = parts.headers;
         req.p.extensions = parts.extensions;
-        req.p.body = body;
+        req.p.unread_body = body.map(Box::new);
         req.p.remote_addr = remote_addr;
         req
     }
@@ -383,6 +423,7 @@ impl RequestBuilder {
     /// Sets the body.
     pub fn body(mut self, body: impl Into<Bytes>) -> Self {
         self.req.p.body = body.into();
+        self.req.p.unread_body = None;
         self
     }
 

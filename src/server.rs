@@ -46,7 +46,8 @@ impl Server {
         service: AppService,
         addr: impl tokio::net::ToSocketAddrs,
     ) -> std::io::Result<Server> {
-        let listener = TcpListener::bind(addr).await?;
+        let backlog = service.settings().listen_backlog.max(1);
+        let listener = listen(addr, backlog).await?;
         let local_addr = listener.local_addr()?;
         Ok(Server {
             listener,
@@ -91,14 +92,19 @@ impl Server {
     /// flight finish, closes WebSockets with 1001 (going away) and waits for their
     /// views to return, all within [`Settings::close_timeout`](crate::Settings::close_timeout).
     pub async fn run_until(self, signal: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+        let scheme = if self.is_tls() { "https" } else { "http" };
         let protocols = Arc::new(Protocols::new(
             self.service.settings(),
             #[cfg(feature = "tls")]
             self.tls.as_ref(),
         ));
         let Server {
-            listener, service, ..
+            listener,
+            service,
+            local_addr,
+            ..
         } = self;
+        tracing::info!("wsview serving on {scheme}://{local_addr}");
         // Each HTTP connection holds a receiver: shutdown is sent through it, and
         // `closed()` tells when the last connection has finished.
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -130,12 +136,18 @@ impl Server {
                 }
             }
             // The TLS handshake and the protocol choice happen in the connection's own
-            // task: a slow or failing client never holds up the accept loop.
+            // task: a slow or failing client never holds up the accept loop. Everything
+            // logged while serving this connection names its peer.
             let protocols = protocols.clone();
             let service = service.with_remote_addr(peer);
             let stop = stop_rx.clone();
-            tokio::spawn(async move { protocols.serve(tcp, peer, service, stop).await });
+            let span = tracing::info_span!("http", %peer);
+            tokio::spawn(tracing::Instrument::instrument(
+                async move { protocols.serve(tcp, peer, service, stop).await },
+                span,
+            ));
         }
+        tracing::info!(address = %local_addr, "shutting down: no new connections, closing websockets");
         drop(listener);
         drop(stop_rx);
         let _ = stop_tx.send(true);
@@ -149,7 +161,68 @@ impl Server {
             }
         };
         tokio::join!(http_done, service.close_websockets());
+        tracing::info!(address = %local_addr, "stopped");
         Ok(())
+    }
+}
+
+/// Binds the first address `addr` resolves to that binds, listening with `backlog`
+/// (the standard library's `bind` takes no backlog and uses a fixed, smaller one).
+async fn listen(
+    addr: impl tokio::net::ToSocketAddrs,
+    backlog: u32,
+) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host(addr).await? {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        // As std and tokio do on Unix: a restarted server can bind at once.
+        #[cfg(unix)]
+        socket.set_reuseaddr(true)?;
+        match socket.bind(addr).and_then(|()| socket.listen(backlog)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the address resolved to nothing",
+        )
+    }))
+}
+
+/// Why a server could not listen: the address asked for and the cause. Travels inside
+/// the `std::io::Error` that [`App::bind`](crate::App::bind) returns (with the cause's
+/// kind), so its text names both.
+#[derive(Debug)]
+pub(crate) struct ListenError {
+    addr: String,
+    source: std::io::Error,
+}
+
+impl ListenError {
+    pub(crate) fn new(addr: String, source: std::io::Error) -> Self {
+        ListenError { addr, source }
+    }
+
+    pub(crate) fn into_io(self) -> std::io::Error {
+        std::io::Error::new(self.source.kind(), self)
+    }
+}
+
+impl std::fmt::Display for ListenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "could not listen on {}: {}", self.addr, self.source)
+    }
+}
+
+impl std::error::Error for ListenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
     }
 }
 

@@ -56,6 +56,18 @@ pub struct Settings {
     pub tcp_keepalive_retries: u32,
     /// See [`Settings::allowed_origins`](Self::allowed_origins()).
     pub allowed_origins: Option<Vec<String>>,
+    /// See [`Settings::dangerously_allow_any_origin`](Self::dangerously_allow_any_origin()).
+    pub any_origin: bool,
+    /// See [`Settings::ping_interval`](Self::ping_interval()).
+    pub ping_interval: Option<Duration>,
+    /// See [`Settings::pong_timeout`](Self::pong_timeout()).
+    pub pong_timeout: Option<Duration>,
+    /// See [`Settings::message_read_timeout`](Self::message_read_timeout()).
+    pub message_read_timeout: Option<Duration>,
+    /// See [`Settings::body_read_timeout`](Self::body_read_timeout()).
+    pub body_read_timeout: Option<Duration>,
+    /// See [`Settings::listen_backlog`](Self::listen_backlog()).
+    pub listen_backlog: u32,
     /// See [`Settings::compression`](Self::compression()).
     pub compression: Option<DeflateConfig>,
 }
@@ -78,6 +90,12 @@ impl Default for Settings {
             tcp_keepalive_interval: Duration::from_secs(10),
             tcp_keepalive_retries: 3,
             allowed_origins: None,
+            any_origin: false,
+            ping_interval: Some(Duration::from_secs(20)),
+            pong_timeout: Some(Duration::from_secs(20)),
+            message_read_timeout: Some(Duration::from_secs(30)),
+            body_read_timeout: Some(Duration::from_secs(30)),
+            listen_backlog: 1024,
             compression: None,
         }
     }
@@ -196,10 +214,14 @@ impl Settings {
         self
     }
 
-    /// Refuses, with 403, a WebSocket request whose `Origin` header is not one of
-    /// `origins` (compared without regard to case). Requests without `Origin`
-    /// (non-browser clients) pass. Default: any origin (see
-    /// [`allow_any_origin`](Self::allow_any_origin)).
+    /// Browser origins allowed to open WebSockets besides the request's own host: a
+    /// WebSocket request whose `Origin` header is neither the origin of its `Host` nor one
+    /// of `origins` (`"https://app.example"`, compared without regard to case) is refused
+    /// with 403. Requests without `Origin` (non-browser clients) pass.
+    ///
+    /// By default (no list) only the same host passes: a page on another site cannot
+    /// open a WebSocket with the user's cookies (cross-site WebSocket hijacking; see the
+    /// guide). Behind a proxy that rewrites `Host`, list the public origins here.
     pub fn allowed_origins<I, S>(mut self, origins: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -209,9 +231,56 @@ impl Settings {
         self
     }
 
-    /// Accepts WebSocket requests from any origin (the default).
-    pub fn allow_any_origin(mut self) -> Self {
-        self.allowed_origins = None;
+    /// Accepts WebSocket requests from **any** origin: any web page the user visits can
+    /// then open a WebSocket to this server carrying the user's cookies and read what it
+    /// sends back. Only for servers that authenticate every connection without cookies
+    /// (a token in the first message) or serve nothing private. Default: off.
+    pub fn dangerously_allow_any_origin(mut self) -> Self {
+        self.any_origin = true;
+        self
+    }
+
+    /// Keepalive: a ping goes to a WebSocket peer from which nothing has arrived for this
+    /// long, so a dead or vanished peer is noticed (see
+    /// [`pong_timeout`](Self::pong_timeout())). Anything the peer sends counts as a sign
+    /// of life. `None`: no pings. Default 20 s (as Python's `websockets`, uvicorn and
+    /// daphne).
+    pub fn ping_interval(mut self, interval: Option<Duration>) -> Self {
+        self.ping_interval = interval;
+        self
+    }
+
+    /// After a keepalive ping, how long the peer has to send anything at all (a pong or
+    /// any other frame). Past it the connection is closed with 1011 and dropped; the view
+    /// sees `wait` return `None` with
+    /// [`CloseCause::Unresponsive`](crate::CloseCause::Unresponsive). `None`: pings go
+    /// out but silence never closes. Default 20 s.
+    pub fn pong_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.pong_timeout = timeout;
+        self
+    }
+
+    /// How long a WebSocket frame or message may take to arrive once its first byte has:
+    /// a peer that starts one and stalls is closed with 1008 and its half-received input
+    /// freed ([`CloseCause::Error`](crate::CloseCause::Error) with code 1008). The clock
+    /// restarts with each complete frame the peer sends, control frames included. `None`
+    /// waits forever. Default 30 s.
+    pub fn message_read_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.message_read_timeout = timeout;
+        self
+    }
+
+    /// How long an HTTP request body may take to arrive, from the moment it is first
+    /// read; a slower one is answered with 408. `None` waits forever. Default 30 s.
+    pub fn body_read_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.body_read_timeout = timeout;
+        self
+    }
+
+    /// How many connections the kernel queues before they are accepted (`listen`'s
+    /// backlog; Linux caps it at `net.core.somaxconn`). Default 1024.
+    pub fn listen_backlog(mut self, backlog: u32) -> Self {
+        self.listen_backlog = backlog;
         self
     }
 
@@ -252,6 +321,11 @@ impl Settings {
     /// | `WSVIEW_TCP_KEEPALIVE_INTERVAL_SECS` | [`tcp_keepalive_interval`](Self::tcp_keepalive_interval()) | seconds |
     /// | `WSVIEW_TCP_KEEPALIVE_RETRIES` | [`tcp_keepalive_retries`](Self::tcp_keepalive_retries()) | a count |
     /// | `WSVIEW_ALLOWED_ORIGINS` | [`allowed_origins`](Self::allowed_origins()) | comma-separated origins |
+    /// | `WSVIEW_PING_INTERVAL_MS` | [`ping_interval`](Self::ping_interval()) | milliseconds, or `off` |
+    /// | `WSVIEW_PONG_TIMEOUT_MS` | [`pong_timeout`](Self::pong_timeout()) | milliseconds, or `off` |
+    /// | `WSVIEW_MESSAGE_READ_TIMEOUT_MS` | [`message_read_timeout`](Self::message_read_timeout()) | milliseconds, or `off` |
+    /// | `WSVIEW_BODY_READ_TIMEOUT_MS` | [`body_read_timeout`](Self::body_read_timeout()) | milliseconds, or `off` |
+    /// | `WSVIEW_LISTEN_BACKLOG` | [`listen_backlog`](Self::listen_backlog()) | a count |
     /// | `WSVIEW_COMPRESSION` | [`compression`](Self::compression()) | `on` (the default [`DeflateConfig`]) or `off`, or any boolean form |
     /// | `WSVIEW_COMPRESSION_THRESHOLD` | [`DeflateConfig::threshold`] when compression is on | bytes |
     ///
@@ -304,8 +378,26 @@ impl Settings {
         if let Some(ms) = env.number::<u64>("WSVIEW_CLOSE_TIMEOUT_MS")? {
             self.close_timeout = Duration::from_millis(ms);
         }
-        if let Some(ms) = env.optional_number("WSVIEW_HEADER_READ_TIMEOUT_MS")? {
-            self.header_read_timeout = ms.map(Duration::from_millis);
+        let timeouts: [(&str, &mut Option<Duration>); 5] = [
+            (
+                "WSVIEW_HEADER_READ_TIMEOUT_MS",
+                &mut self.header_read_timeout,
+            ),
+            ("WSVIEW_PING_INTERVAL_MS", &mut self.ping_interval),
+            ("WSVIEW_PONG_TIMEOUT_MS", &mut self.pong_timeout),
+            (
+                "WSVIEW_MESSAGE_READ_TIMEOUT_MS",
+                &mut self.message_read_timeout,
+            ),
+            ("WSVIEW_BODY_READ_TIMEOUT_MS", &mut self.body_read_timeout),
+        ];
+        for (name, field) in timeouts {
+            if let Some(ms) = env.optional_number(name)? {
+                *field = ms.map(Duration::from_millis);
+            }
+        }
+        if let Some(n) = env.number::<u32>("WSVIEW_LISTEN_BACKLOG")? {
+            self.listen_backlog = n;
         }
         if let Some(secs) = env.optional_number("WSVIEW_TCP_KEEPALIVE_SECS")? {
             self.tcp_keepalive = secs.map(Duration::from_secs);
@@ -483,6 +575,11 @@ mod tests {
                 "WSVIEW_ALLOWED_ORIGINS",
                 "https://a.example, ,https://b.example",
             ),
+            ("WSVIEW_PING_INTERVAL_MS", "1500"),
+            ("WSVIEW_PONG_TIMEOUT_MS", "off"),
+            ("WSVIEW_MESSAGE_READ_TIMEOUT_MS", "700"),
+            ("WSVIEW_BODY_READ_TIMEOUT_MS", "800"),
+            ("WSVIEW_LISTEN_BACKLOG", "77"),
         ])
         .expect("valid");
         assert!(s.websocket_accept_all);
@@ -509,6 +606,11 @@ mod tests {
                 ][..]
             )
         );
+        assert_eq!(s.ping_interval, Some(Duration::from_millis(1500)));
+        assert_eq!(s.pong_timeout, None);
+        assert_eq!(s.message_read_timeout, Some(Duration::from_millis(700)));
+        assert_eq!(s.body_read_timeout, Some(Duration::from_millis(800)));
+        assert_eq!(s.listen_backlog, 77);
         let none = with(&[("WSVIEW_TCP_KEEPALIVE_SECS", "OFF")]).expect("valid");
         assert_eq!(none.tcp_keepalive, None);
     }
@@ -559,7 +661,8 @@ mod tests {
             s.allowed_origins,
             Some(vec!["https://a.example".to_owned()])
         );
-        let any = s.allow_any_origin();
-        assert_eq!(any.allowed_origins, None);
+        assert!(!s.any_origin);
+        let any = s.dangerously_allow_any_origin();
+        assert!(any.any_origin);
     }
 }

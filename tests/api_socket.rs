@@ -97,12 +97,17 @@ impl Drop for Live {
     }
 }
 
+/// The origin of the page the tests' handshakes claim to come from.
+const BROWSER_ORIGIN: &str = "https://app.example";
+
 fn app(state: &Arc<State>) -> App {
     let seen = state.clone();
     let gates = state.clone();
     let counted = state.clone();
     let subscribing = state.clone();
     App::new()
+        // The tests' handshakes carry a browser's Origin, as a page on that site would.
+        .settings(wsview::Settings::default().allowed_origins([BROWSER_ORIGIN]))
         // Runs for every request, whatever the transport.
         .middleware(move |req: Request, next: Next| {
             let state = seen.clone();
@@ -325,7 +330,7 @@ async fn connect(server: &TestServer, path: &str) -> Client {
     let mut req = server.url(path).into_client_request().expect("request");
     let h = req.headers_mut();
     h.insert("cookie", "session=abc123".parse().expect("static"));
-    h.insert("origin", "https://app.example".parse().expect("static"));
+    h.insert("origin", BROWSER_ORIGIN.parse().expect("static"));
     h.insert("user-agent", "test-browser/1.0".parse().expect("static"));
     h.insert("authorization", "Basic handshake".parse().expect("static"));
     let (ws, resp) = within(tokio_tungstenite::connect_async(req))
@@ -918,7 +923,8 @@ async fn a_thousand_requests_on_one_connection() {
 
 #[tokio::test]
 async fn the_example_serves_one_api_over_both_transports() {
-    let server = support::start(example::app("t0k".to_owned())).await;
+    let settings = wsview::Settings::default().allowed_origins([BROWSER_ORIGIN]);
+    let server = support::start(example::app("t0k".to_owned()).settings(settings)).await;
     let mut ws = connect(&server, "/ws/api").await;
     let listed = http(&server, "GET", "/api/snippets/", &[], "").await;
     assert_eq!((listed.status, listed.body.as_slice()), (200, &b"[]"[..]));
@@ -973,7 +979,8 @@ async fn the_example_serves_one_api_over_both_transports() {
         &server,
         "DELETE",
         "/api/snippets/1/",
-        &[("Authorization", "JWT t0k")],
+        // The scheme is case-insensitive.
+        &[("Authorization", "jwt t0k")],
         "",
     )
     .await;
@@ -1015,4 +1022,17 @@ async fn a_view_can_push_to_the_connection_a_request_came_over() {
     server.stop().await; // waits for the connection to end
     assert!(sender.is_closed());
     assert!(sender.send("too late").await.is_err());
+}
+
+/// The example's page pre-fills the token the server was given (HTML-escaped), not
+/// the default; served through the in-process test client, no port.
+#[tokio::test]
+async fn the_example_page_prefills_the_configured_token() {
+    let client = wsview::test::TestClient::new(example::app("s3\"cret<".to_owned())).unwrap();
+    let page = client.get("/").await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text();
+    assert!(html.contains(r#"value="s3&quot;cret&lt;""#), "{html}");
+    assert!(!html.contains(example::DEFAULT_TOKEN));
+    assert!(!html.contains("{{TOKEN}}"));
 }

@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use wsview::{require_websocket, App, Request, Response, Settings};
 
-const VARIABLES: [&str; 17] = [
+const VARIABLES: [&str; 22] = [
     "WEBSOCKET_ACCEPT_ALL",
     "WSVIEW_MAX_MESSAGE_SIZE",
     "WSVIEW_MAX_FRAME_SIZE",
@@ -29,6 +29,11 @@ const VARIABLES: [&str; 17] = [
     "WSVIEW_TCP_KEEPALIVE_INTERVAL_SECS",
     "WSVIEW_TCP_KEEPALIVE_RETRIES",
     "WSVIEW_ALLOWED_ORIGINS",
+    "WSVIEW_PING_INTERVAL_MS",
+    "WSVIEW_PONG_TIMEOUT_MS",
+    "WSVIEW_MESSAGE_READ_TIMEOUT_MS",
+    "WSVIEW_BODY_READ_TIMEOUT_MS",
+    "WSVIEW_LISTEN_BACKLOG",
     "WSVIEW_COMPRESSION",
     "WSVIEW_COMPRESSION_THRESHOLD",
 ];
@@ -51,7 +56,13 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(s.tcp_keepalive, Some(Duration::from_secs(60)));
     assert_eq!(s.tcp_keepalive_interval, Duration::from_secs(10));
     assert_eq!(s.tcp_keepalive_retries, 3);
-    assert_eq!(s.allowed_origins, None, "any origin");
+    assert_eq!(s.allowed_origins, None, "the same host only");
+    assert!(!s.any_origin);
+    assert_eq!(s.ping_interval, Some(Duration::from_secs(20)));
+    assert_eq!(s.pong_timeout, Some(Duration::from_secs(20)));
+    assert_eq!(s.message_read_timeout, Some(Duration::from_secs(30)));
+    assert_eq!(s.body_read_timeout, Some(Duration::from_secs(30)));
+    assert_eq!(s.listen_backlog, 1024);
     assert_eq!(s.compression, None, "compression off");
     let d = wsview::DeflateConfig::default();
     assert_eq!((d.level, d.threshold), (1, 128));
@@ -80,7 +91,12 @@ fn builder_setters_set_their_field() {
         .tcp_keepalive(Some(Duration::from_secs(11)))
         .tcp_keepalive_interval(Duration::from_secs(12))
         .tcp_keepalive_retries(13)
-        .allowed_origins(["https://a.example"]);
+        .allowed_origins(["https://a.example"])
+        .ping_interval(None)
+        .pong_timeout(Some(Duration::from_millis(14)))
+        .message_read_timeout(Some(Duration::from_millis(15)))
+        .body_read_timeout(None)
+        .listen_backlog(16);
     assert!(s.websocket_accept_all);
     assert_eq!(
         (
@@ -104,7 +120,13 @@ fn builder_setters_set_their_field() {
         s.allowed_origins,
         Some(vec!["https://a.example".to_owned()])
     );
-    assert_eq!(s.allow_any_origin().allowed_origins, None);
+    assert_eq!(s.ping_interval, None);
+    assert_eq!(s.pong_timeout, Some(Duration::from_millis(14)));
+    assert_eq!(s.message_read_timeout, Some(Duration::from_millis(15)));
+    assert_eq!(s.body_read_timeout, None);
+    assert_eq!(s.listen_backlog, 16);
+    assert!(!s.any_origin);
+    assert!(s.dangerously_allow_any_origin().any_origin);
 }
 
 async fn plain_view(mut req: Request) -> Response {
@@ -339,6 +361,53 @@ async fn from_env_reads_each_documented_variable() {
             Err(e) => panic!("{e}"),
         }
     }
+    srv.stop().await;
+
+    // The peer deadlines and the backlog: milliseconds (or off) and a count.
+    for (name, value) in [
+        ("WSVIEW_PING_INTERVAL_MS", "off"),
+        ("WSVIEW_PONG_TIMEOUT_MS", "250"),
+        ("WSVIEW_MESSAGE_READ_TIMEOUT_MS", "300"),
+        ("WSVIEW_BODY_READ_TIMEOUT_MS", "OFF"),
+        ("WSVIEW_LISTEN_BACKLOG", "64"),
+    ] {
+        set_only(name, value);
+        let s = Settings::from_env().expect("a valid value");
+        match name {
+            "WSVIEW_PING_INTERVAL_MS" => assert_eq!(s.ping_interval, None),
+            "WSVIEW_PONG_TIMEOUT_MS" => {
+                assert_eq!(s.pong_timeout, Some(Duration::from_millis(250)))
+            }
+            "WSVIEW_MESSAGE_READ_TIMEOUT_MS" => {
+                assert_eq!(s.message_read_timeout, Some(Duration::from_millis(300)))
+            }
+            "WSVIEW_BODY_READ_TIMEOUT_MS" => assert_eq!(s.body_read_timeout, None),
+            _ => assert_eq!(s.listen_backlog, 64),
+        }
+    }
+    // Keepalive from the environment, over a socket: a silent peer is closed with 1011.
+    set_only("WSVIEW_PING_INTERVAL_MS", "100");
+    std::env::set_var("WSVIEW_PONG_TIMEOUT_MS", "100");
+    let srv = start(
+        App::new()
+            .settings(Settings::from_env().expect("valid"))
+            .route("/", require_websocket(plain_view)),
+    )
+    .await;
+    let (head, mut got, mut tcp) = srv.raw_head(&support::upgrade_request("/", "")).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let mut buf = [0u8; 256];
+    loop {
+        use tokio::io::AsyncReadExt;
+        match within(tcp.read(&mut buf)).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    // A ping (0x89, empty), then the close (0x88) with 1011.
+    assert_eq!(got.get(..2), Some(&[0x89, 0][..]), "{got:?}");
+    assert_eq!(got.get(2), Some(&0x88), "{got:?}");
+    assert_eq!(got.get(4..6), Some(&1011u16.to_be_bytes()[..]), "{got:?}");
     srv.stop().await;
     for name in VARIABLES {
         std::env::remove_var(name);

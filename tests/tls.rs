@@ -182,18 +182,44 @@ async fn http2_over_tls_two_websockets_and_http1_alike() {
         assert_eq!(h2::next_text(&mut all).await, Some(format!("same {i}")));
         assert_eq!(h2::next_text(&mut lower).await, Some(format!("loud {i}")));
     }
+    // The default origin check compares with this server's own origin, which is https:
+    // a page served over plain http from the same host is another origin.
+    let http_page = format!("http://{authority}");
+    let refused = within(h2::websocket(
+        &mut send,
+        &authority,
+        "/",
+        &[("origin", &http_page)],
+    ))
+    .await;
+    assert_eq!(refused.err().map(|e| e.0), Some(403));
+    let https_page = format!("https://{authority}");
+    let (mut same, _) = within(h2::websocket(
+        &mut send,
+        &authority,
+        "/",
+        &[("origin", &https_page)],
+    ))
+    .await
+    .expect("the https page's own origin is allowed");
+    h2::send(&mut same, "same origin").await;
+    assert_eq!(
+        h2::next_text(&mut same).await.as_deref(),
+        Some("same origin")
+    );
     let seen = seen.take();
     let h2_websockets = seen
         .iter()
         .filter(|&&(v, ws, secure)| v == http::Version::HTTP_2 && ws && secure)
         .count();
-    assert_eq!(h2_websockets, 2, "{seen:?}");
-    let ((), a, b) = tokio::join!(
+    assert_eq!(h2_websockets, 3, "{seen:?}");
+    let ((), a, b, c) = tokio::join!(
         srv.stop(),
         h2::close_code(&mut all),
-        h2::close_code(&mut lower)
+        h2::close_code(&mut lower),
+        h2::close_code(&mut same)
     );
-    assert_eq!((a, b), (Some(1001), Some(1001)));
+    assert_eq!((a, b, c), (Some(1001), Some(1001), Some(1001)));
 }
 
 #[tokio::test]

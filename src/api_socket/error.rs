@@ -38,6 +38,12 @@ pub enum MessageErrorKind {
         /// What it must be.
         expected: &'static str,
     },
+    /// `headers` names more than [`MAX_HEADERS`](crate::api_socket::MAX_HEADERS) values:
+    /// 400 `Too many headers.` (hyper holds an HTTP request to the same count).
+    TooManyHeaders,
+    /// `headers`' names and values come to more than
+    /// [`MAX_HEADER_BYTES`](crate::api_socket::MAX_HEADER_BYTES): 400 `Headers too large.`
+    HeadersTooLarge,
 }
 
 impl MessageError {
@@ -86,6 +92,8 @@ impl std::fmt::Display for MessageError {
             MessageErrorKind::MissingUrl => f.write_str("Missing URL"),
             MessageErrorKind::InvalidUrl => f.write_str("Invalid URL"),
             MessageErrorKind::UnknownMethod => f.write_str("Method Not Allowed"),
+            MessageErrorKind::TooManyHeaders => f.write_str("Too many headers."),
+            MessageErrorKind::HeadersTooLarge => f.write_str("Headers too large."),
             MessageErrorKind::InvalidField { field, expected } => {
                 write!(
                     f,

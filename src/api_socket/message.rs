@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use http::header::{self, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Uri, Version};
 use serde_json::value::RawValue;
 
@@ -11,6 +11,14 @@ use crate::api_socket::context::{is_hop_by_hop, ApiContext};
 use crate::api_socket::error::{MessageError, MessageErrorKind};
 use crate::request::Request;
 use crate::websocket::sender::WebSocketSender;
+
+/// The most header values a message's `headers` may hold (counting each value of a
+/// repeated header): the 100 hyper allows an HTTP request. More is answered with 400.
+pub const MAX_HEADERS: usize = 100;
+
+/// The most bytes a message's header names and values may add up to. More is answered
+/// with 400.
+pub const MAX_HEADER_BYTES: usize = 64 << 10;
 
 /// Marks a request that arrived as a message over a socket rather than over HTTP: it is
 /// in the [extensions](Request::extensions) of every such request, and
@@ -134,13 +142,27 @@ impl ApiMessage {
     /// `Content-Length`. The request carries a [`VirtualRequest`] extension.
     pub fn into_request(self, ctx: &ApiContext) -> Request {
         let mut headers = ctx.headers().clone();
-        let mut replaced: Vec<HeaderName> = Vec::new();
+        // A message's header replaces every value of its name: group the message's
+        // values by name first (hashed, so linear), then swap each name's values in.
+        let mut ours = HeaderMap::with_capacity(self.headers.len());
         for (name, value) in self.headers {
-            if !replaced.contains(&name) {
-                headers.remove(&name);
-                replaced.push(name.clone());
+            // Bounded by `MAX_HEADERS`, far below the map's limit; never a panic anyway.
+            if ours.try_append(name, value).is_err() {
+                tracing::warn!("api socket: too many headers; the rest dropped");
+                break;
             }
-            headers.append(name, value);
+        }
+        let mut current: Option<HeaderName> = None;
+        for (name, value) in ours {
+            if let Some(name) = name {
+                headers.remove(&name);
+                current = Some(name);
+            }
+            let Some(name) = &current else { continue };
+            if headers.try_append(name.clone(), value).is_err() {
+                tracing::warn!("api socket: too many headers; the rest dropped");
+                break;
+            }
         }
         if let Some(token) = &self.token {
             let scheme = ctx.token_scheme();
@@ -151,7 +173,7 @@ impl ApiMessage {
             };
             match value {
                 Ok(v) => {
-                    headers.insert(header::AUTHORIZATION, v);
+                    let _ = headers.try_insert(header::AUTHORIZATION, v);
                 }
                 // The token was checked in `parse`, the scheme when it was set.
                 Err(_) => tracing::warn!("api socket: token not usable as a header; dropped"),
@@ -160,12 +182,12 @@ impl ApiMessage {
         let body = match self.body {
             Some(body) => {
                 if !headers.contains_key(header::CONTENT_TYPE) {
-                    headers.insert(
+                    let _ = headers.try_insert(
                         header::CONTENT_TYPE,
                         HeaderValue::from_static("application/json"),
                     );
                 }
-                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+                let _ = headers.try_insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
                 Bytes::from(body)
             }
             None => Bytes::new(),
@@ -229,12 +251,7 @@ fn parse_fields(fields: &BTreeMap<String, &RawValue>) -> Result<ApiMessage, Mess
     let headers = match fields.get("headers") {
         None => Vec::new(),
         Some(raw) if raw.get() == "null" => Vec::new(),
-        Some(raw) => parse_headers(raw).ok_or_else(|| {
-            invalid(
-                "headers",
-                "an object of header names to strings (or arrays of strings)",
-            )
-        })?,
+        Some(raw) => parse_headers(raw)?,
     };
     Ok(ApiMessage {
         id: None,
@@ -320,17 +337,26 @@ fn query_text(value: &RawValue) -> String {
 }
 
 /// The message's `headers`: names to strings, numbers, booleans or arrays of those.
-/// Headers a message may not set are dropped.
-fn parse_headers(raw: &RawValue) -> Option<Vec<(HeaderName, HeaderValue)>> {
+/// Headers a message may not set are dropped. At most [`MAX_HEADERS`] values and
+/// [`MAX_HEADER_BYTES`] bytes, counted as they are read, so a huge `headers` costs no
+/// more than reading it.
+fn parse_headers(raw: &RawValue) -> Result<Vec<(HeaderName, HeaderValue)>, MessageErrorKind> {
+    let bad = || {
+        invalid(
+            "headers",
+            "an object of header names to strings (or arrays of strings)",
+        )
+    };
     if !raw.get().starts_with('{') {
-        return None;
+        return Err(bad());
     }
-    let pairs: Ordered<'_> = serde_json::from_str(raw.get()).ok()?;
+    let pairs: Ordered<'_> = serde_json::from_str(raw.get()).map_err(|_| bad())?;
     let mut out = Vec::new();
+    let mut bytes = 0usize;
     for (name, value) in &pairs.0 {
-        let name = HeaderName::from_bytes(name.as_bytes()).ok()?;
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
         let values: Vec<&RawValue> = if value.get().starts_with('[') {
-            serde_json::from_str(value.get()).ok()?
+            serde_json::from_str(value.get()).map_err(|_| bad())?
         } else {
             vec![*value]
         };
@@ -339,15 +365,25 @@ fn parse_headers(raw: &RawValue) -> Option<Vec<(HeaderName, HeaderValue)>> {
         }
         for v in values {
             let text = match v.get().as_bytes().first() {
-                Some(b'"') => serde_json::from_str::<String>(v.get()).ok()?,
-                Some(b'{' | b'[') | None => return None,
-                Some(_) if v.get() == "null" => return None,
+                Some(b'"') => serde_json::from_str::<String>(v.get()).map_err(|_| bad())?,
+                Some(b'{' | b'[') | None => return Err(bad()),
+                Some(_) if v.get() == "null" => return Err(bad()),
                 Some(_) => v.get().to_owned(), // numbers, booleans
             };
-            out.push((name.clone(), HeaderValue::from_str(&text).ok()?));
+            if out.len() == MAX_HEADERS {
+                return Err(MessageErrorKind::TooManyHeaders);
+            }
+            bytes += name.as_str().len() + text.len();
+            if bytes > MAX_HEADER_BYTES {
+                return Err(MessageErrorKind::HeadersTooLarge);
+            }
+            out.push((
+                name.clone(),
+                HeaderValue::from_str(&text).map_err(|_| bad())?,
+            ));
         }
     }
-    Some(out)
+    Ok(out)
 }
 
 /// A JSON object's members in the order they were written.

@@ -59,7 +59,7 @@ mod tests;
 
 pub use context::ApiContext;
 pub use error::{MessageError, MessageErrorKind};
-pub use message::{ApiMessage, VirtualRequest};
+pub use message::{ApiMessage, VirtualRequest, MAX_HEADERS, MAX_HEADER_BYTES};
 pub use run::handle_message;
 pub use socket::{api_socket, ApiSocket};
 

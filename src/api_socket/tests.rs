@@ -448,3 +448,194 @@ fn invalid_scheme_fails_the_build() {
         .build()
         .is_ok());
 }
+
+/// `n` distinct header names, as the `headers` object of a message.
+fn many_headers(n: usize) -> String {
+    let fields: Vec<String> = (0..n).map(|i| format!("\"x-h{i}\": \"v\"")).collect();
+    format!(
+        r#"{{"id": 1, "url": "/", "headers": {{{}}}}}"#,
+        fields.join(",")
+    )
+}
+
+#[test]
+fn header_count_and_bytes_are_bounded() {
+    use crate::api_socket::message::{MAX_HEADERS, MAX_HEADER_BYTES};
+    assert!(parse(&many_headers(MAX_HEADERS)).is_ok());
+    assert_eq!(
+        kind(&many_headers(MAX_HEADERS + 1)),
+        MessageErrorKind::TooManyHeaders
+    );
+    // The message of issue 10: about 24,600 names used to panic in `HeaderMap::append`.
+    let err = parse(&many_headers(24_600)).expect_err("too many");
+    assert_eq!(err.kind(), MessageErrorKind::TooManyHeaders);
+    assert_eq!(err.status(), 400);
+    assert_eq!(reply_of(&err)["body"], "Too many headers.");
+    assert_eq!(reply_of(&err)["id"], 1);
+    // Repeated values of one name count one each.
+    let values: Vec<String> = (0..=MAX_HEADERS).map(|i| format!("\"{i}\"")).collect();
+    let repeated = format!(
+        r#"{{"url": "/", "headers": {{"x": [{}]}}}}"#,
+        values.join(",")
+    );
+    assert_eq!(kind(&repeated), MessageErrorKind::TooManyHeaders);
+    let big = "a".repeat(MAX_HEADER_BYTES);
+    let large = format!(r#"{{"url": "/", "headers": {{"x": "{big}"}}}}"#);
+    assert_eq!(kind(&large), MessageErrorKind::HeadersTooLarge);
+}
+
+#[test]
+fn replaced_names_keep_every_value_of_the_message() {
+    let ctx = ApiContext::new()
+        .with_header(header::ACCEPT, HeaderValue::from_static("old/1"))
+        .with_header(header::ACCEPT, HeaderValue::from_static("old/2"));
+    let req = parse(
+        r#"{"url": "/", "headers": {"Accept": ["a/1", "a/2"], "X-A": "1", "accept": "a/3"}}"#,
+    )
+    .unwrap()
+    .into_request(&ctx);
+    let accept: Vec<_> = req.headers().get_all("accept").iter().collect();
+    assert_eq!(accept, ["a/1", "a/2", "a/3"]);
+    assert_eq!(req.headers()["x-a"], "1");
+}
+
+/// A small deterministic generator (xorshift64*): the property test needs no crate, and a
+/// failure names its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+
+/// A random JSON-ish value: often well formed, sometimes not.
+fn random_value(rng: &mut Rng, depth: usize) -> String {
+    const ATOMS: &[&str] = &[
+        "null",
+        "true",
+        "false",
+        "0",
+        "-1",
+        "1e400",
+        "12345678901234567890123",
+        "\"\"",
+        "\"x\"",
+        "\"/\"",
+        "\"/a?b=c\"",
+        "\"\\u0000\"",
+        "\"\\ud800\"",
+        "\"é\"",
+        "\"GET\"",
+        "\"post\"",
+        "\"BREW\"",
+        "\"a\\nb\"",
+        "\"//h/x\"",
+        "\"/x#f\"",
+    ];
+    match rng.below(if depth > 3 { 1 } else { 4 }) {
+        0 => rng.pick(ATOMS).to_owned(),
+        1 => {
+            let n = rng.below(4);
+            let items: Vec<String> = (0..n).map(|_| random_value(rng, depth + 1)).collect();
+            format!("[{}]", items.join(","))
+        }
+        _ => random_object(rng, depth + 1),
+    }
+}
+
+fn random_object(rng: &mut Rng, depth: usize) -> String {
+    const KEYS: &[&str] = &[
+        "id",
+        "url",
+        "method",
+        "data",
+        "token",
+        "headers",
+        "x",
+        "Connection",
+        "Origin",
+        "content-length",
+        "bad name",
+        "",
+    ];
+    let n = rng.below(6);
+    let fields: Vec<String> = (0..n)
+        .map(|_| format!("\"{}\": {}", rng.pick(KEYS), random_value(rng, depth)))
+        .collect();
+    format!("{{{}}}", fields.join(","))
+}
+
+/// Property: whatever a client sends, `handle_message` answers with a JSON reply that has
+/// a status, and never panics. Messages are random objects, random fields of every kind,
+/// truncations and byte flips of them, and huge `headers`.
+#[tokio::test]
+async fn every_random_message_gets_a_reply() {
+    let app = crate::app::App::new()
+        .route("/", |_r: Request| async { "root" })
+        .route("/a", |r: Request| async move {
+            Response::text(format!("{} {}", r.method(), r.headers().len()))
+        })
+        .build()
+        .unwrap();
+    let ctx = ApiContext::new().with_header(header::COOKIE, HeaderValue::from_static("s=1"));
+    let seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut rng = Rng(seed);
+    for case in 0..3000 {
+        let mut text = match case % 5 {
+            0 => many_headers(rng.below(300)),
+            1 => format!(
+                r#"{{"id": {}, "url": "/a", "method": "{}", "headers": {}, "data": {}}}"#,
+                rng.below(100),
+                rng.pick(&["get", "POST", "put", "delete", "head", "options", "x"]),
+                random_object(&mut rng, 1),
+                random_object(&mut rng, 1)
+            ),
+            _ => random_object(&mut rng, 0),
+        };
+        match rng.below(4) {
+            0 if !text.is_empty() => {
+                let at = rng.below(text.len());
+                let cut = (0..=at)
+                    .rev()
+                    .find(|i| text.is_char_boundary(*i))
+                    .unwrap_or(0);
+                text.truncate(cut);
+            }
+            1 if !text.is_empty() => {
+                // Flip one ASCII byte to another ASCII byte.
+                let mut bytes = text.into_bytes();
+                let at = rng.below(bytes.len());
+                if bytes[at].is_ascii() {
+                    bytes[at] = b"{}[]\",:\\ a0"[rng.below(11)];
+                }
+                text = String::from_utf8_lossy(&bytes).into_owned();
+            }
+            _ => {}
+        }
+        let reply = handle_message(&app, &text, &ctx).await;
+        // Raw members: an echoed id such as `1e400` is valid JSON no `Value` can hold.
+        let fields: std::collections::BTreeMap<String, Box<RawValue>> =
+            serde_json::from_str(&reply)
+                .unwrap_or_else(|e| panic!("seed {seed:#x}, case {case}: {e}: {text}"));
+        let status: u64 = fields
+            .get("status")
+            .and_then(|s| s.get().parse().ok())
+            .unwrap_or(0);
+        assert!(
+            (200..600).contains(&status),
+            "seed {seed:#x}, case {case}: {reply} for {text}"
+        );
+    }
+}

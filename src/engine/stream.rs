@@ -38,6 +38,9 @@ pub(crate) enum Read {
     /// The peer's close (code and reason, if it had a body). The reply is queued unless
     /// this side had already sent its close.
     Close(Option<(u16, String)>),
+    /// A ping (already answered) or a pong: reported so the connection knows a frame
+    /// completed (its unfinished-input deadline and keepalive count on it).
+    Control,
 }
 
 /// Why a read failed.
@@ -193,7 +196,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> WsStream<T> {
         })
     }
 
-    /// Decodes until the first message or close; answers pings on the way.
+    /// Decodes until the first message, close or control frame; answers pings.
     fn decode(&mut self, input: &[u8]) -> Result<(usize, Option<Read>), ProtocolError> {
         let mut got = None;
         let (encoder, out, close_sent) = (&mut self.encoder, &mut self.out, &mut self.close_sent);
@@ -206,9 +209,13 @@ impl<T: AsyncRead + AsyncWrite + Unpin> WsStream<T> {
                 if !*close_sent {
                     encoder.pong(&payload, out);
                 }
-                ControlFlow::Continue(())
+                got = Some(Read::Control);
+                ControlFlow::Break(())
             }
-            Event::Pong(_) => ControlFlow::Continue(()),
+            Event::Pong(_) => {
+                got = Some(Read::Control);
+                ControlFlow::Break(())
+            }
             Event::Close(close) => {
                 if !*close_sent {
                     // Echo the code (RFC 6455 §5.5.1); the state machine ends the
@@ -252,6 +259,15 @@ impl<T: AsyncRead + AsyncWrite + Unpin> WsStream<T> {
 
     fn queued(&self) -> usize {
         self.out.len() + self.shared_len - self.written
+    }
+
+    /// Queues an empty ping (the keepalive's).
+    pub(crate) fn start_ping(&mut self) -> Result<(), WriteError> {
+        if self.close_sent {
+            return Err(WriteError::Closed);
+        }
+        self.encoder.ping(&[], &mut self.out);
+        Ok(())
     }
 
     /// Queues a close frame (once; later calls do nothing).
@@ -402,6 +418,8 @@ mod tests {
             Some(Read::Message(m)) => assert_eq!(m, "hello"),
             other => panic!("{other:?}"),
         }
+        // The ping is answered and reported (the connection's input deadline counts it).
+        assert!(matches!(read(&mut server).await, Some(Read::Control)));
         match read(&mut server).await {
             Some(Read::Message(m)) => assert_eq!(m.as_bytes(), &[5u8; 100_000][..]),
             other => panic!("{other:?}"),

@@ -60,6 +60,9 @@ impl std::fmt::Display for CloseReason {
             CloseReason::Closed(CloseCause::ConnectionLost) => {
                 f.write_str("the connection dropped")
             }
+            CloseReason::Closed(CloseCause::Unresponsive) => {
+                f.write_str("the peer did not answer the keepalive ping")
+            }
             CloseReason::HandlerError(e) => write!(f, "handler error: {e}"),
             CloseReason::Panic(what) => write!(f, "handler panicked: {what}"),
         }

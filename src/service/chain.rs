@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::app_state::StateMap;
 use crate::request::Request;
-use crate::response::Response;
+use crate::response::{IntoResponse, Response};
 use crate::router::{RouteNotFound, Router};
 use crate::settings::Settings;
 use crate::view::BoxFuture;
@@ -144,16 +144,26 @@ impl Chain {
                 };
                 mw.call(req, next)
             }
-            None => chain.endpoint(req),
+            None => Chain::endpoint(chain, req),
         }
     }
 
-    /// The end of the chain: the router, then the view.
-    fn endpoint(&self, mut req: Request) -> BoxFuture<'static, Response> {
-        match self.router.at(req.path()) {
+    /// The end of the chain: the router, then the view, once the body is read (a path
+    /// no route matches is answered without reading it).
+    fn endpoint(chain: &Arc<Chain>, mut req: Request) -> BoxFuture<'static, Response> {
+        match chain.router.at(req.path()) {
             Some((view, params)) => {
                 req.set_params(params);
-                view.call(req, &self.settings)
+                if !req.has_unread_body() {
+                    return view.call(req, &chain.settings);
+                }
+                let (chain, view) = (chain.clone(), view.clone());
+                Box::pin(async move {
+                    if let Err(e) = req.read_body().await {
+                        return e.into_response();
+                    }
+                    view.call(req, &chain.settings).await
+                })
             }
             None => Box::pin(std::future::ready(RouteNotFound::response())),
         }

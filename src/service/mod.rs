@@ -1,5 +1,5 @@
-//! The service: the app as hyper and tower see it. It reads the request body (within
-//! the size limit), runs the request through the chain, and for a WebSocket request
+//! The service: the app as hyper and tower see it. It makes the request (its body to be
+//! read on demand, within the size limit), runs it through the chain, and for a WebSocket request
 //! starts the connection task that runs the chain and the socket from then on.
 
 pub(crate) mod chain;
@@ -15,7 +15,6 @@ use std::task::Poll;
 
 use bytes::Bytes;
 use futures_util::FutureExt;
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use tokio::sync::oneshot;
 
@@ -24,6 +23,7 @@ use crate::body::Body;
 use crate::handshake;
 use crate::panic::panic_text;
 use crate::request::Request;
+use crate::request_body::PendingBody;
 use crate::response::Response;
 use crate::router::Router;
 use crate::service::chain::{Chain, Middleware};
@@ -165,20 +165,25 @@ impl AppService {
         self.tracker.len()
     }
 
-    async fn to_request<B>(&self, req: http::Request<B>) -> Result<Request, Response>
+    /// The request, its body left to read on demand (see [`Request::read_body`]). A
+    /// declared `Content-Length` over the limit is answered 413 here, before any of the
+    /// body is read, and before hyper sends `100 Continue` to a client that expects it
+    /// (hyper sends that only once the body is first read).
+    fn to_request<B>(&self, req: http::Request<B>) -> Result<Request, Box<Response>>
     where
-        B: hyper::body::Body<Data = Bytes>,
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let (parts, body) = req.into_parts();
-        let limit = self.inner.settings().max_body_size;
-        let body = match Limited::new(body, limit).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                return Err(Response::text("Payload Too Large").with_status(413));
-            }
-            Err(_) => return Err(Response::bad_request("Could not read the request body.")),
-        };
+        let settings = self.inner.settings();
+        let limit = settings.max_body_size;
+        if body.size_hint().lower() > limit as u64 {
+            return Err(Box::new(
+                Response::text("Payload Too Large").with_status(413),
+            ));
+        }
+        let body = (!body.is_end_stream())
+            .then(|| PendingBody::new(body, limit, settings.body_read_timeout));
         Ok(Request::from_http(
             parts,
             body,
@@ -241,19 +246,24 @@ impl AppService {
     {
         let this = self.clone();
         if !handshake::is_upgrade_request(req.method(), req.headers(), req.extensions()) {
-            return Box::pin(async move {
-                let resp = match this.to_request(req).await {
-                    Ok(req) => this.handle(req).await,
-                    Err(refusal) => refusal,
-                };
-                Ok(resp.into_http())
-            });
+            let span =
+                tracing::debug_span!("request", method = %req.method(), path = %req.uri().path());
+            return Box::pin(tracing::Instrument::instrument(
+                async move {
+                    let resp = match this.to_request(req) {
+                        Ok(req) => this.handle(req).await,
+                        Err(refusal) => *refusal,
+                    };
+                    Ok(resp.into_http())
+                },
+                span,
+            ));
         }
         // A WebSocket request runs in its own task, which outlives this call: the 101
         // goes out when the view first uses the socket, and the task goes on serving it.
         let on_upgrade = hyper::upgrade::on(&mut req);
         Box::pin(async move {
-            let mut request = match this.to_request(req).await {
+            let mut request = match this.to_request(req) {
                 Ok(request) => request,
                 Err(refusal) => return Ok(refusal.into_http()),
             };
@@ -265,8 +275,19 @@ impl AppService {
             let shared = Shared::new(reply, on_upgrade, settings);
             request.set_upgrade(shared.clone());
             request.attach_state(this.inner.state());
+            // Everything the view and the connection log names this connection.
+            let span = tracing::info_span!(
+                "websocket",
+                id = %shared.id(),
+                path = %request.path(),
+                peer = tracing::field::Empty,
+            );
+            if let Some(peer) = this.remote_addr {
+                span.record("peer", tracing::field::display(peer));
+            }
             let chain = Chain::run_from(&this.inner, 0, request);
-            let mut task = ConnTask::new(chain, shared, settings, this.tracker.clone());
+            let task = ConnTask::new(chain, shared, settings, this.tracker.clone());
+            let mut task = tracing::Instrument::instrument(task, span);
             // A first poll here lets a view that accepts at once hand over its 101
             // without a task switch. Wakers it registers point at this task: spawning
             // polls the task again at once, which registers its own.

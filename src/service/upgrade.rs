@@ -52,7 +52,11 @@ fn prepare(req: &mut Request, settings: &Settings) -> Result<(), Box<Response>> 
         req.version(),
         req.headers(),
         handshake::connect_protocol(req.extensions()),
-        settings.allowed_origins.as_deref(),
+        &handshake::OriginPolicy {
+            listed: settings.allowed_origins.as_deref().unwrap_or_default(),
+            any: settings.any_origin,
+            secure: req.is_secure(),
+        },
     )
     .map_err(refusal)?;
     let Some(shared) = req.take_upgrade() else {

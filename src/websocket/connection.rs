@@ -227,6 +227,9 @@ pub(crate) struct Inner {
     /// The engine's last read found no complete frame: read again only once the socket
     /// is readable, not with a wasted call.
     read_blocked: bool,
+    /// The transport's byte count when the engine last reported a complete frame: more
+    /// bytes read since means a frame or message has begun (the task's deadline).
+    input_mark: u64,
     /// The view left the queue full for `close_timeout`: the connection was closed with
     /// 1008 and data still arriving is dropped, so the peer's close is read.
     stalled: bool,
@@ -329,6 +332,7 @@ impl Shared {
                 inbound: Inbound::new(settings.max_queued_messages, settings.max_queued_bytes),
                 closing: Closing::Open,
                 read_blocked: false,
+                input_mark: 0,
                 stalled: false,
                 cause: None,
                 upgrade_error: None,
@@ -728,6 +732,51 @@ impl Inner {
         self.queue_close(CloseCode::Policy, "message queue full");
     }
 
+    /// For the task's keepalive and input deadline, while frames flow: the bytes read
+    /// from the peer so far, and whether some of them are a frame or message not yet
+    /// complete. `None` before the connection is open and after it ended.
+    ///
+    /// (Bytes that arrived in the same read as the frame before them count only once
+    /// another byte arrives; a peer that then goes silent is the keepalive's.)
+    pub(crate) fn input_progress(&self) -> Option<(u64, bool)> {
+        match &self.phase {
+            Phase::Open(wire) if !self.closing.read_done() => {
+                let read = wire.bytes_read();
+                Some((read, read != self.input_mark))
+            }
+            _ => None,
+        }
+    }
+
+    /// Queues a keepalive ping; it leaves with the round's write.
+    pub(crate) fn send_ping(&mut self) {
+        if self.closing.send_done() {
+            return;
+        }
+        if let Phase::Open(wire) = &mut self.phase {
+            // A write error surfaces at the next flush, where the task handles it.
+            let _ = wire.start_ping();
+        }
+    }
+
+    /// Gives up on the peer: queues a close with `code`, tries once to write it, and
+    /// drops the connection (its buffers with it) without waiting for the reply. The
+    /// view sees the end, with `cause` unless an earlier cause is known.
+    pub(crate) fn abort(
+        &mut self,
+        cx: &mut Context<'_>,
+        code: CloseCode,
+        reason: &str,
+        cause: CloseCause,
+    ) {
+        self.cause.get_or_insert(cause);
+        self.queue_close(code, reason);
+        if let Phase::Open(wire) = &mut self.phase {
+            let _ = wire.poll_flush(cx);
+        }
+        self.end();
+    }
+
     pub(crate) fn close_queued(&self) -> bool {
         self.closing.sent()
     }
@@ -918,6 +967,9 @@ impl Inner {
             }
             let polled = wire.poll_read(cx);
             self.read_blocked = polled.is_pending();
+            if let Poll::Ready(Some(Ok(_))) = &polled {
+                self.input_mark = wire.bytes_read();
+            }
             match polled {
                 Poll::Pending => break,
                 Poll::Ready(Some(Ok(incoming))) => match incoming {
@@ -945,6 +997,8 @@ impl Inner {
                             });
                         }
                     }
+                    // Answered by the engine; it counts for the input deadline above.
+                    Incoming::Control => {}
                 },
                 Poll::Ready(Some(Err(e))) => self.on_read_error(e),
                 Poll::Ready(None) => self.lose(),

@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use crate::message::CloseCode;
+use tokio::time::Instant;
+
+use crate::message::{CloseCause, CloseCode};
 use crate::panic::panic_text;
 use crate::response::Response;
 use crate::settings::Settings;
@@ -35,8 +37,156 @@ pub(crate) struct ConnTask {
     /// Armed while the queue is full: a view that takes nothing for `close_timeout`
     /// would otherwise leave the connection deaf (no pings answered, no close seen).
     stall: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The keepalive and the unfinished-input deadline.
+    watch: Watch,
     tracker: Arc<Tracker>,
     id: usize,
+}
+
+/// Watches the peer: a ping after `ping_interval` of silence, the end after
+/// `pong_timeout` more, and a bound on a frame or message begun but not finished.
+///
+/// It costs one timer per connection, armed lazily: a round that reads bytes only
+/// notes the time; the timer is re-armed when it fires (or when an input deadline is
+/// earlier than the time it is set for), never once per frame. Times are milliseconds
+/// on a process-wide clock, to keep this state (in every connection) small.
+struct Watch {
+    /// `ping_interval`, `pong_timeout`, `message_read_timeout` in ms; `OFF` when unset.
+    ping_ms: u32,
+    pong_ms: u32,
+    input_ms: u32,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The transport's byte count at the last round.
+    bytes_read: u64,
+    /// When bytes last arrived (or the watch started).
+    heard: u64,
+    /// When the keepalive ping went out, while no byte has arrived since; `NEVER` if not.
+    pinged: u64,
+    /// When the unfinished frame or message was first seen; `NEVER` if none.
+    input_since: u64,
+}
+
+const OFF: u32 = u32::MAX;
+const NEVER: u64 = u64::MAX;
+
+/// Milliseconds since the process's first watch started.
+fn clock_ms() -> u64 {
+    u64::try_from(clock_base().elapsed().as_millis()).unwrap_or(NEVER - 1)
+}
+
+fn clock_base() -> Instant {
+    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *BASE.get_or_init(Instant::now)
+}
+
+fn millis(d: Option<Duration>) -> u32 {
+    d.map_or(OFF, |d| u32::try_from(d.as_millis()).unwrap_or(OFF - 1))
+}
+
+/// What the watch found due.
+enum Verdict {
+    Fine,
+    Ping,
+    Unresponsive,
+    InputStalled(Duration),
+}
+
+impl Watch {
+    fn new(settings: &Settings) -> Self {
+        Watch {
+            ping_ms: millis(settings.ping_interval.filter(|d| !d.is_zero())),
+            pong_ms: millis(settings.pong_timeout),
+            input_ms: millis(settings.message_read_timeout),
+            timer: None,
+            bytes_read: 0,
+            heard: clock_ms(),
+            pinged: NEVER,
+            input_since: NEVER,
+        }
+    }
+
+    fn is_off(&self) -> bool {
+        self.ping_ms == OFF && self.input_ms == OFF
+    }
+
+    /// One round's look at the input: `progress` is the connection's byte count and
+    /// whether input is unfinished; `paused` is true while reading is paused (a full
+    /// queue), which is not the peer's silence.
+    fn observe(&mut self, progress: (u64, bool), paused: bool, cx: &mut Context<'_>) -> Verdict {
+        let (bytes_read, unfinished) = progress;
+        let heard = bytes_read != self.bytes_read || paused;
+        let needs_now = heard
+            || (unfinished && self.input_since == NEVER)
+            || (self.timer.is_none() && self.ping_ms != OFF);
+        if !needs_now && !fired(&mut self.timer, cx) {
+            return Verdict::Fine; // the common round: no clock read, no timer touched
+        }
+        let now = clock_ms();
+        if heard {
+            self.bytes_read = bytes_read;
+            self.heard = now;
+            self.pinged = NEVER;
+        }
+        if !unfinished || paused {
+            self.input_since = NEVER;
+        } else if self.input_since == NEVER {
+            self.input_since = now;
+        }
+        let mut verdict = Verdict::Fine;
+        let mut due = NEVER;
+        if self.input_since != NEVER && self.input_ms != OFF {
+            let at = self.input_since + u64::from(self.input_ms);
+            if now >= at {
+                return Verdict::InputStalled(Duration::from_millis(self.input_ms.into()));
+            }
+            due = due.min(at);
+        }
+        if self.ping_ms != OFF {
+            let interval = u64::from(self.ping_ms);
+            let (pinged, pong) = (self.pinged, self.pong_ms);
+            if pinged != NEVER && pong != OFF {
+                let at = pinged + u64::from(pong);
+                if now >= at {
+                    return Verdict::Unresponsive;
+                }
+                due = due.min(at);
+            } else {
+                // Not pinged yet, or no pong timeout (then ping again after each
+                // interval of silence).
+                let last = if pinged == NEVER { self.heard } else { pinged };
+                if now >= last + interval {
+                    self.pinged = now;
+                    verdict = Verdict::Ping;
+                    let wait = if pong == OFF {
+                        interval
+                    } else {
+                        u64::from(pong)
+                    };
+                    due = due.min(now + wait);
+                } else {
+                    due = due.min(last + interval);
+                }
+            }
+        }
+        if due == NEVER {
+            self.timer = None;
+        } else {
+            let due = clock_base() + Duration::from_millis(due);
+            match &mut self.timer {
+                Some(timer) if timer.deadline() == due => {}
+                Some(timer) if timer.deadline() < due && !timer.is_elapsed() => {
+                    // Set for earlier: it fires, and is moved on then.
+                }
+                Some(timer) => timer.as_mut().reset(due),
+                None => self.timer = Some(Box::pin(tokio::time::sleep_until(due))),
+            }
+        }
+        // Register the waker with the (re-)armed timer.
+        if fired(&mut self.timer, cx) {
+            cx.waker().wake_by_ref();
+        }
+        verdict
+    }
 }
 
 impl ConnTask {
@@ -55,6 +205,7 @@ impl ConnTask {
             deadline: None,
             final_code: None,
             stall: None,
+            watch: Watch::new(settings),
             tracker,
             id,
         }
@@ -143,6 +294,45 @@ impl Future for ConnTask {
             } else if !inner.is_queue_full() {
                 this.stall = None;
             }
+            if !this.watch.is_off() {
+                if let Some(progress) = inner.input_progress() {
+                    let paused = inner.is_queue_full();
+                    match this.watch.observe(progress, paused, cx) {
+                        Verdict::Fine => {}
+                        Verdict::Ping => {
+                            inner.send_ping();
+                            again = true; // write it out
+                        }
+                        Verdict::Unresponsive => {
+                            tracing::debug!("no answer to the keepalive ping; closing with 1011");
+                            inner.abort(
+                                cx,
+                                CloseCode::Error,
+                                "keepalive ping timeout",
+                                CloseCause::Unresponsive,
+                            );
+                            again = true;
+                        }
+                        Verdict::InputStalled(limit) => {
+                            let detail = format!(
+                                "a frame or message was not finished within {} ms",
+                                limit.as_millis()
+                            );
+                            tracing::debug!(%detail, "closing with 1008");
+                            inner.abort(
+                                cx,
+                                CloseCode::Policy,
+                                "message not finished in time",
+                                CloseCause::Error {
+                                    code: CloseCode::Policy,
+                                    detail,
+                                },
+                            );
+                            again = true;
+                        }
+                    }
+                }
+            }
             if inner.close_queued() {
                 arm(&mut this.deadline, this.close_timeout);
             }
@@ -160,5 +350,14 @@ impl Future for ConnTask {
                 return Poll::Pending;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The watch is in every connection task: keep it small (56 bytes on 64-bit).
+    #[test]
+    fn the_watch_stays_small() {
+        assert!(std::mem::size_of::<super::Watch>() <= 64);
     }
 }

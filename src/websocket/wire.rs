@@ -53,6 +53,8 @@ pub(crate) enum Incoming {
     /// The peer's close frame (code and reason, if it had a body). The engine has
     /// queued the reply; it leaves at the next flush.
     Close(Option<(CloseCode, String)>),
+    /// A ping (already answered by the engine) or a pong.
+    Control,
 }
 
 /// Why a read failed.
@@ -90,8 +92,8 @@ impl Wire {
         deflate: Option<&Deflate>,
     ) -> Option<(Wire, bool)> {
         let (transport, leftover) = match upgraded.downcast::<TokioIo<TcpStream>>() {
-            Ok(parts) => (Transport::Tcp(parts.io.into_inner()), parts.read_buf),
-            Err(upgraded) => (Transport::Other(TokioIo::new(upgraded)), Bytes::new()),
+            Ok(parts) => (Transport::tcp(parts.io.into_inner()), parts.read_buf),
+            Err(upgraded) => (Transport::other(TokioIo::new(upgraded)), Bytes::new()),
         };
         let stream = WsStream::new(
             transport,
@@ -111,7 +113,16 @@ impl Wire {
         self.stream.get_ref().poll_read_ready(cx)
     }
 
-    /// The next message or close; `None` at the end of the stream.
+    /// Bytes read from the socket so far (the transport's count): the connection task's
+    /// sign of life from the peer, and of input begun.
+    pub(crate) fn bytes_read(&self) -> u64 {
+        self.stream.get_ref().bytes_read()
+    }
+
+    /// The next message, close or control frame; `None` at the end of the stream.
+    /// Every complete frame is reported, pings and pongs too (`Incoming::Control`, the
+    /// engine has answered a ping already): the unfinished-input deadline counts bytes
+    /// read since the last complete frame.
     pub(crate) fn poll_read(
         &mut self,
         cx: &mut Context<'_>,
@@ -119,6 +130,7 @@ impl Wire {
         self.stream.poll_read(cx).map(|next| {
             next.map(|read| match read {
                 Ok(Read::Message(m)) => Ok(Incoming::Message(m)),
+                Ok(Read::Control) => Ok(Incoming::Control),
                 Ok(Read::Close(close)) => Ok(Incoming::Close(
                     close.map(|(code, reason)| (CloseCode::from(code), reason)),
                 )),
@@ -142,6 +154,11 @@ impl Wire {
     /// Queues a data message (call [`poll_ready`](Self::poll_ready) first).
     pub(crate) fn start_send(&mut self, msg: Message) -> Result<(), WriteError> {
         self.stream.start_send(msg).map_err(WriteError)
+    }
+
+    /// Queues a ping (the keepalive's).
+    pub(crate) fn start_ping(&mut self) -> Result<(), WriteError> {
+        self.stream.start_ping().map_err(WriteError)
     }
 
     /// Queues a close frame.
