@@ -141,13 +141,19 @@ async fn main() -> std::io::Result<()> {
         .unwrap_or_else(|| "127.0.0.1:8000".to_owned());
     let (groups, layer) = groups_from_env()?;
     let server = app(Settings::from_env()?, groups)
+        .tls_from_env()?
         .bind(addr.as_str())
         .await?;
+    let (http, ws) = if server.is_tls() {
+        ("https", "wss")
+    } else {
+        ("http", "ws")
+    };
     let at = server.local_addr();
-    println!("wsview chat example serving on http://{at}");
-    println!("  http://{at}/               the chat page");
-    println!("  ws://{at}/chat/ROOM?name=N  join ROOM as N");
-    println!("  http://{at}/rooms/ROOM      {{\"room\":ROOM,\"members\":N}}");
+    println!("wsview chat example serving on {http}://{at}");
+    println!("  {http}://{at}/               the chat page");
+    println!("  {ws}://{at}/chat/ROOM?name=N  join ROOM as N");
+    println!("  {http}://{at}/rooms/ROOM      {{\"room\":ROOM,\"members\":N}}");
     println!("Ctrl-C stops it.");
     server.run_until(wsview::shutdown_signal()).await?;
     close(layer).await;

@@ -3,6 +3,8 @@
 //! ```text
 //! cargo run --example echo                      # listens on 127.0.0.1:8000
 //! cargo run --release --example echo -- 127.0.0.1:9001
+//! WSVIEW_TLS_CERT=cert.pem WSVIEW_TLS_KEY=key.pem \
+//!     cargo run --features tls --example echo -- 127.0.0.1:8443   # https:// and wss://
 //! ```
 //!
 //! - `/echo`: `echo_once` (require_websocket) echoes one message, then closes.
@@ -91,12 +93,17 @@ async fn main() -> std::io::Result<()> {
     if std::env::var_os("WSVIEW_MAX_FRAME_SIZE").is_none() {
         settings.max_frame_size = 16 << 20;
     }
-    let server = app(settings).bind(addr.as_str()).await?;
+    let server = app(settings).tls_from_env()?.bind(addr.as_str()).await?;
+    let (http, ws) = if server.is_tls() {
+        ("https", "wss")
+    } else {
+        ("http", "ws")
+    };
     let at = server.local_addr();
-    println!("wsview echo example serving on http://{at}");
-    println!("  ws://{at}/      echo every message (a browser GET gets a page to try it)");
-    println!("  ws://{at}/echo  echo one message, then close");
-    println!("  ws://{at}/lower lower-case every message; also GET /lower?message=HeLLo");
+    println!("wsview echo example serving on {http}://{at}");
+    println!("  {ws}://{at}/      echo every message (a browser GET gets a page to try it)");
+    println!("  {ws}://{at}/echo  echo one message, then close");
+    println!("  {ws}://{at}/lower lower-case every message; also GET /lower?message=HeLLo");
     let compression = if settings_compression { "on" } else { "off" };
     println!("permessage-deflate: {compression} (WSVIEW_COMPRESSION=on|off)");
     println!("Ctrl-C stops it.");

@@ -141,14 +141,19 @@ async fn main() -> std::io::Result<()> {
     let app = handlers
         .mount(App::new().settings(settings), "/socket")
         .route("/blocking", pool.view(slow_echo));
-    let server = app.bind(addr.as_str()).await?;
+    let server = app.tls_from_env()?.bind(addr.as_str()).await?;
+    let (http, ws) = if server.is_tls() {
+        ("https", "wss")
+    } else {
+        ("http", "ws")
+    };
     let at = server.local_addr();
-    println!("wsview handlers example serving on http://{at}");
-    println!("  ws://{at}/socket        RandomCounter: a random integer every second after your first message");
-    println!("  ws://{at}/socket/shout  Shout: each message upper-cased");
-    println!("  ws://{at}/socket/other  unknown namespace: 404 at the handshake");
+    println!("wsview handlers example serving on {http}://{at}");
+    println!("  {ws}://{at}/socket        RandomCounter: a random integer every second after your first message");
+    println!("  {ws}://{at}/socket/shout  Shout: each message upper-cased");
+    println!("  {ws}://{at}/socket/other  unknown namespace: 404 at the handshake");
     println!(
-        "  ws://{at}/blocking      threaded echo after 100 ms of blocking work ({} workers)",
+        "  {ws}://{at}/blocking      threaded echo after 100 ms of blocking work ({} workers)",
         pool.size()
     );
     println!("Ctrl-C stops it.");

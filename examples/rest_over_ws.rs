@@ -225,13 +225,22 @@ async fn main() -> std::io::Result<()> {
     };
     // WSVIEW_ALLOWED_ORIGINS and the other limits come from the environment.
     let settings = wsview::Settings::from_env()?;
-    let server = app(token).settings(settings).bind(addr.as_str()).await?;
+    let server = app(token)
+        .settings(settings)
+        .tls_from_env()?
+        .bind(addr.as_str())
+        .await?;
+    let (http, ws) = if server.is_tls() {
+        ("https", "wss")
+    } else {
+        ("http", "ws")
+    };
     let at = server.local_addr();
-    println!("wsview REST-over-WebSocket example serving on http://{at}");
-    println!("  http://{at}/api/snippets/       GET lists, POST creates");
-    println!("  http://{at}/api/snippets/{{id}}/  GET shows, DELETE deletes");
-    println!("  ws://{at}/ws/api                the same API as JSON messages");
-    println!("  http://{at}/                    a page with a browser client");
+    println!("wsview REST-over-WebSocket example serving on {http}://{at}");
+    println!("  {http}://{at}/api/snippets/       GET lists, POST creates");
+    println!("  {http}://{at}/api/snippets/{{id}}/  GET shows, DELETE deletes");
+    println!("  {ws}://{at}/ws/api                the same API as JSON messages");
+    println!("  {http}://{at}/                    a page with a browser client");
     println!("Writes need `Authorization: JWT <token>` (over the socket: \"token\"); token: {token_note}.");
     println!("Ctrl-C stops it.");
     server.run_until(wsview::shutdown_signal()).await?;

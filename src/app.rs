@@ -36,6 +36,8 @@ pub struct App {
     has_ws_middleware: bool,
     settings: Settings,
     state: StateMap,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::config::TlsConfig>,
 }
 
 /// Why an app could not be built: every problem found, each a [`BuildProblem`] (a bad
@@ -142,6 +144,8 @@ impl App {
             has_ws_middleware: false,
             settings: Settings::default(),
             state: StateMap::default(),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -202,6 +206,41 @@ impl App {
         self
     }
 
+    /// Serves the app over TLS (`https://`, `wss://`) when [`bind`](Self::bind) or
+    /// [`serve`](Self::serve) runs it (feature `tls`). Requests then report
+    /// [`Request::is_secure`](crate::Request::is_secure).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: crate::tls::config::TlsConfig) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Serves over TLS when the environment names a certificate and key: the PEM files
+    /// in `WSVIEW_TLS_CERT` and `WSVIEW_TLS_KEY` (see
+    /// [`TlsConfig::from_env`](crate::TlsConfig::from_env)); unchanged when neither is
+    /// set. What the examples call, so each serves `https://` and `wss://` when asked.
+    /// An error names the bad file or the missing variable; without the `tls` feature,
+    /// setting either variable is an error rather than silently serving plain HTTP.
+    pub fn tls_from_env(self) -> std::io::Result<Self> {
+        #[cfg(feature = "tls")]
+        return Ok(match crate::tls::config::TlsConfig::from_env()? {
+            Some(tls) => self.tls(tls),
+            None => self,
+        });
+        #[cfg(not(feature = "tls"))]
+        {
+            for name in ["WSVIEW_TLS_CERT", "WSVIEW_TLS_KEY"] {
+                if std::env::var_os(name).is_some_and(|v| !v.is_empty()) {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::Unsupported,
+                        format!("{name} is set, but wsview was built without its `tls` feature"),
+                    ));
+                }
+            }
+            Ok(self)
+        }
+    }
+
     /// Checks the configuration and makes the service. [`bind`](Self::bind) and
     /// [`serve`](Self::serve) call this; call it yourself to run the app in your own
     /// hyper loop (see [`AppService`]).
@@ -242,12 +281,20 @@ impl App {
         self,
         addr: impl tokio::net::ToSocketAddrs + std::fmt::Debug,
     ) -> std::io::Result<Server> {
+        #[cfg(feature = "tls")]
+        let tls = self.tls.clone();
         let service = self.build().inspect_err(|e| tracing::error!("{e}"))?;
-        Server::bind(service, &addr).await.map_err(|e| {
+        let server = Server::bind(service, &addr).await.map_err(|e| {
             let e = ListenError::new(format!("{addr:?}"), e);
             tracing::error!("{e}");
             e.into_io()
-        })
+        })?;
+        #[cfg(feature = "tls")]
+        let server = match tls {
+            Some(tls) => server.tls(tls),
+            None => server,
+        };
+        Ok(server)
     }
 
     /// Builds, binds and serves until Ctrl-C or SIGTERM, then shuts down gracefully:

@@ -44,6 +44,9 @@ const WS_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 pub enum HandshakeRejection {
     /// The method was not `GET`.
     MethodNotGet,
+    /// Over HTTP/2, the request was not an extended `CONNECT` with `:protocol` set to
+    /// `websocket` (RFC 8441).
+    MethodNotConnect,
     /// The request came over HTTP/1.0 or older.
     HttpVersionTooOld,
     /// `Connection` does not carry the `upgrade` token.
@@ -82,6 +85,9 @@ impl std::fmt::Display for HandshakeRejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let text = match self {
             HandshakeRejection::MethodNotGet => "WebSocket upgrade requires the GET method",
+            HandshakeRejection::MethodNotConnect => {
+                "a WebSocket over HTTP/2 requires CONNECT with :protocol websocket (RFC 8441)"
+            }
             HandshakeRejection::HttpVersionTooOld => "WebSocket upgrade requires HTTP/1.1",
             HandshakeRejection::ConnectionNotUpgrade => {
                 "WebSocket upgrade requires `Connection: upgrade`"
@@ -109,8 +115,9 @@ impl std::error::Error for HandshakeRejection {}
 /// A validated upgrade request: what the 101 reply needs.
 #[derive(Debug, Clone)]
 pub(crate) struct Handshake {
-    /// The `Sec-WebSocket-Accept` value.
-    pub accept: String,
+    /// The `Sec-WebSocket-Accept` value, for HTTP/1.1; an HTTP/2 WebSocket has none (it
+    /// is accepted with a plain 200).
+    pub accept: Option<String>,
     /// The subprotocols the client offered, in its order of preference.
     pub offered_protocols: Vec<String>,
     /// The client's `Sec-WebSocket-Extensions` values, in order (its permessage-deflate
@@ -118,10 +125,24 @@ pub(crate) struct Handshake {
     pub offered_extensions: Vec<String>,
 }
 
-/// Whether the request asks for a WebSocket: its `Upgrade` header carries the token
-/// `websocket`, in any case.
-pub(crate) fn is_upgrade_request(headers: &HeaderMap) -> bool {
+/// Whether the request asks for a WebSocket: over HTTP/1.1 its `Upgrade` header carries
+/// the token `websocket`, in any case; over HTTP/2 it is an extended `CONNECT` whose
+/// `:protocol` is `websocket` (RFC 8441 §4).
+pub(crate) fn is_upgrade_request(
+    method: &Method,
+    headers: &HeaderMap,
+    extensions: &http::Extensions,
+) -> bool {
     has_token(headers, &header::UPGRADE, "websocket")
+        || (method == Method::CONNECT && connect_protocol(extensions).is_some())
+}
+
+/// The `:protocol` of an HTTP/2 extended `CONNECT`, when it is `websocket`.
+pub(crate) fn connect_protocol(extensions: &http::Extensions) -> Option<&str> {
+    extensions
+        .get::<hyper::ext::Protocol>()
+        .map(hyper::ext::Protocol::as_str)
+        .filter(|p| p.eq_ignore_ascii_case("websocket"))
 }
 
 /// Which browser origins may open a WebSocket (see
@@ -132,6 +153,8 @@ pub(crate) struct OriginPolicy<'a> {
     pub(crate) listed: &'a [String],
     /// Every origin passes (the explicit opt-out).
     pub(crate) any: bool,
+    /// The request came over TLS: its own origin is `https://` (or `wss://`).
+    pub(crate) secure: bool,
 }
 
 impl OriginPolicy<'_> {
@@ -142,20 +165,21 @@ impl OriginPolicy<'_> {
             return true;
         }
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-        host.is_some_and(|host| same_host(origin, host))
+        host.is_some_and(|host| same_host(origin, host, self.secure))
     }
 }
 
-/// Whether `origin` (`scheme://host[:port]`) names the same host and port as a `Host`
-/// header. A `Host` without a port matches the origin scheme's default port; `null` and
-/// anything that is not `http`, `https`, `ws` or `wss` match nothing.
-pub(crate) fn same_host(origin: &str, host: &str) -> bool {
+/// Whether `origin` (`scheme://host[:port]`) is the request's own: the scheme of its
+/// connection (`https`/`wss` over TLS, `http`/`ws` otherwise) and the host and port of
+/// its `Host` header. A port left out is the scheme's default; `null` and any other
+/// scheme match nothing.
+pub(crate) fn same_host(origin: &str, host: &str, secure: bool) -> bool {
     let Some((scheme, authority)) = origin.split_once("://") else {
         return false;
     };
-    let default_port = match scheme.to_ascii_lowercase().as_str() {
-        "http" | "ws" => "80",
-        "https" | "wss" => "443",
+    let default_port = match (scheme.to_ascii_lowercase().as_str(), secure) {
+        ("http" | "ws", false) => "80",
+        ("https" | "wss", true) => "443",
         _ => return false,
     };
     if authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
@@ -173,13 +197,18 @@ pub(crate) fn same_host(origin: &str, host: &str) -> bool {
     split(authority) == split(host.trim())
 }
 
-/// Checks an upgrade request against RFC 6455 §4.2.1.
+/// Checks an upgrade request against RFC 6455 §4.2.1, or an HTTP/2 one against RFC 8441
+/// §5 (`connect_protocol`: the request's `:protocol`, see [`connect_protocol`]).
 pub(crate) fn validate(
     method: &Method,
     version: Version,
     headers: &HeaderMap,
+    connect_protocol: Option<&str>,
     origins: &OriginPolicy<'_>,
 ) -> Result<Handshake, HandshakeRejection> {
+    if version >= Version::HTTP_2 {
+        return validate_h2(method, headers, connect_protocol, origins);
+    }
     if method != Method::GET {
         return Err(HandshakeRejection::MethodNotGet);
     }
@@ -202,6 +231,33 @@ pub(crate) fn validate(
         Ok(raw) if raw.len() == 16 => {}
         _ => return Err(HandshakeRejection::InvalidKey),
     }
+    let mut hs = common(headers, origins)?;
+    hs.accept = Some(accept_key(key));
+    Ok(hs)
+}
+
+/// RFC 8441 §5: an extended `CONNECT` with `:protocol` `websocket`; no key and no
+/// `Connection` header (HTTP/2 has neither), the rest as over HTTP/1.1.
+fn validate_h2(
+    method: &Method,
+    headers: &HeaderMap,
+    connect_protocol: Option<&str>,
+    origins: &OriginPolicy<'_>,
+) -> Result<Handshake, HandshakeRejection> {
+    if method != Method::CONNECT || connect_protocol.is_none() {
+        return Err(HandshakeRejection::MethodNotConnect);
+    }
+    if !headers.contains_key(header::HOST) {
+        return Err(HandshakeRejection::MissingHost);
+    }
+    common(headers, origins)
+}
+
+/// The checks both versions share: the WebSocket version, the origin, the subprotocols.
+fn common(
+    headers: &HeaderMap,
+    origins: &OriginPolicy<'_>,
+) -> Result<Handshake, HandshakeRejection> {
     let mut versions = headers.get_all(header::SEC_WEBSOCKET_VERSION).iter();
     match (versions.next(), versions.next()) {
         (Some(v), None) if v.as_bytes().trim_ascii() == b"13" => {}
@@ -239,7 +295,7 @@ pub(crate) fn validate(
         .map(str::to_owned)
         .collect();
     Ok(Handshake {
-        accept: accept_key(key),
+        accept: None,
         offered_protocols,
         offered_extensions,
     })
@@ -299,10 +355,11 @@ mod tests {
     const DEFAULT: OriginPolicy<'static> = OriginPolicy {
         listed: &[],
         any: false,
+        secure: false,
     };
 
     fn check(h: &HeaderMap) -> Result<Handshake, HandshakeRejection> {
-        validate(&Method::GET, Version::HTTP_11, h, &DEFAULT)
+        validate(&Method::GET, Version::HTTP_11, h, None, &DEFAULT)
     }
 
     #[test]
@@ -312,17 +369,50 @@ mod tests {
             "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
         let hs = check(&good()).expect("valid");
-        assert_eq!(hs.accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(hs.accept.as_deref(), Some("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="));
+    }
+
+    #[test]
+    fn http2_extended_connect() {
+        let mut h = good();
+        for name in [
+            header::CONNECTION,
+            header::UPGRADE,
+            header::SEC_WEBSOCKET_KEY,
+        ] {
+            h.remove(name);
+        }
+        let ws = Some("websocket");
+        let hs = validate(&Method::CONNECT, Version::HTTP_2, &h, ws, &DEFAULT).expect("valid");
+        assert_eq!(hs.accept, None);
+        for (method, protocol) in [(Method::GET, ws), (Method::CONNECT, None)] {
+            assert_eq!(
+                validate(&method, Version::HTTP_2, &h, protocol, &DEFAULT).unwrap_err(),
+                HandshakeRejection::MethodNotConnect
+            );
+        }
+        h.remove(header::SEC_WEBSOCKET_VERSION);
+        assert_eq!(
+            validate(&Method::CONNECT, Version::HTTP_2, &h, ws, &DEFAULT).unwrap_err(),
+            HandshakeRejection::UnsupportedVersion
+        );
+        let mut ext = http::Extensions::new();
+        assert!(!is_upgrade_request(&Method::CONNECT, &h, &ext));
+        ext.insert(hyper::ext::Protocol::from_static("websocket"));
+        assert!(is_upgrade_request(&Method::CONNECT, &h, &ext));
+        assert!(!is_upgrade_request(&Method::GET, &h, &ext));
+        ext.insert(hyper::ext::Protocol::from_static("connect-udp"));
+        assert!(!is_upgrade_request(&Method::CONNECT, &h, &ext));
     }
 
     #[test]
     fn rejects_each_rule() {
         assert_eq!(
-            validate(&Method::POST, Version::HTTP_11, &good(), &DEFAULT).unwrap_err(),
+            validate(&Method::POST, Version::HTTP_11, &good(), None, &DEFAULT).unwrap_err(),
             HandshakeRejection::MethodNotGet
         );
         assert_eq!(
-            validate(&Method::GET, Version::HTTP_10, &good(), &DEFAULT).unwrap_err(),
+            validate(&Method::GET, Version::HTTP_10, &good(), None, &DEFAULT).unwrap_err(),
             HandshakeRejection::HttpVersionTooOld
         );
         let mut h = good();
@@ -364,28 +454,37 @@ mod tests {
 
     #[test]
     fn origin_must_match_host_by_default() {
-        for (origin, host) in [
-            ("http://x", "x"),
-            ("https://X", "x"),
-            ("http://127.0.0.1:8000", "127.0.0.1:8000"),
-            ("https://a.example", "a.example:443"),
-            ("http://a.example:80", "a.example"),
-            ("http://[::1]:9", "[::1]:9"),
-            ("ws://h:1", "H:1"),
+        // (origin, Host, the connection is TLS)
+        for (origin, host, tls) in [
+            ("http://x", "x", false),
+            ("https://X", "x", true),
+            ("http://127.0.0.1:8000", "127.0.0.1:8000", false),
+            ("https://127.0.0.1:8443", "127.0.0.1:8443", true),
+            ("https://a.example", "a.example:443", true),
+            ("http://a.example:80", "a.example", false),
+            ("http://[::1]:9", "[::1]:9", false),
+            ("ws://h:1", "H:1", false),
+            ("wss://h:1", "H:1", true),
         ] {
-            assert!(same_host(origin, host), "{origin} {host}");
+            assert!(same_host(origin, host, tls), "{origin} {host} {tls}");
         }
-        for (origin, host) in [
-            ("http://evil.example", "a.example"),
-            ("http://a.example:81", "a.example"),
-            ("https://a.example", "a.example:80"),
-            ("null", "a.example"),
-            ("file://a.example", "a.example"),
-            ("http://a.example@evil", "a.example"),
-            ("http://", ""),
-            ("http://[::1]", "[::1]:9"),
+        for (origin, host, tls) in [
+            ("http://evil.example", "a.example", false),
+            ("http://a.example:81", "a.example", false),
+            ("https://a.example", "a.example:80", true),
+            ("null", "a.example", false),
+            ("file://a.example", "a.example", false),
+            ("http://a.example@evil", "a.example", false),
+            ("http://", "", false),
+            ("http://[::1]", "[::1]:9", false),
+            // Over TLS the page must be https: an http page (anyone on the network can
+            // write one) is another origin, and the other way round.
+            ("http://a.example", "a.example", true),
+            ("http://a.example:8443", "a.example:8443", true),
+            ("https://a.example:8000", "a.example:8000", false),
+            ("https://a.example", "a.example", false),
         ] {
-            assert!(!same_host(origin, host), "{origin} {host}");
+            assert!(!same_host(origin, host, tls), "{origin} {host} {tls}");
         }
         let mut h = good();
         h.insert(
@@ -397,13 +496,15 @@ mod tests {
         let list = OriginPolicy {
             listed: &listed,
             any: false,
+            secure: false,
         };
-        assert!(validate(&Method::GET, Version::HTTP_11, &h, &list).is_ok());
+        assert!(validate(&Method::GET, Version::HTTP_11, &h, None, &list).is_ok());
         let any = OriginPolicy {
             listed: &[],
             any: true,
+            secure: false,
         };
-        assert!(validate(&Method::GET, Version::HTTP_11, &h, &any).is_ok());
+        assert!(validate(&Method::GET, Version::HTTP_11, &h, None, &any).is_ok());
         h.insert(header::ORIGIN, HeaderValue::from_static("http://x"));
         assert!(check(&h).is_ok());
         h.remove(header::ORIGIN);

@@ -83,8 +83,11 @@
 // router, views), requests and responses, the WebSocket layer. Then the features, which
 // use the core and are never used by it. See docs/architecture.md.
 mod app;
+mod conn;
 mod server;
 mod service;
+#[cfg(feature = "tls")]
+mod tls;
 
 mod router;
 mod view;
@@ -143,6 +146,10 @@ pub use service::chain::{Middleware, Next};
 pub use service::upgrade::WebSocketMiddleware;
 pub use service::AppService;
 pub use settings::{EnvError, Settings};
+#[cfg(feature = "tls")]
+pub use tls::config::TlsConfig;
+#[cfg(feature = "tls")]
+pub use tls::error::{TlsError, TlsErrorKind};
 pub use utf8::Utf8Bytes;
 pub use view::{accept_websocket, require_websocket, BoxFuture, IntoView, View, ViewFn};
 pub use view_error::{OrStatus, ViewError};

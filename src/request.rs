@@ -48,6 +48,8 @@ struct RequestParts {
     unread_body: Option<Box<PendingBody>>,
     params: Vec<(String, String)>,
     remote_addr: Option<SocketAddr>,
+    /// The request arrived over TLS.
+    secure: bool,
     websocket: Option<WebSocket>,
     /// Set by the server on upgrade requests; the middleware turns it into `websocket`.
     upgrade: Option<Arc<Shared>>,
@@ -72,6 +74,7 @@ impl Request {
                     unread_body: None,
                     params: Vec::new(),
                     remote_addr: None,
+                    secure: false,
                     websocket: None,
                     upgrade: None,
                     state: None,
@@ -218,6 +221,28 @@ impl Request {
         self.p.remote_addr
     }
 
+    /// `https` if the request arrived over TLS (`wss://` for a WebSocket), `http`
+    /// otherwise (django's `request.scheme`). It says how the request reached this
+    /// server, whatever the client wrote in the URI; behind a proxy that ends TLS it is
+    /// `http`.
+    ///
+    /// ```
+    /// let req = wsview::Request::builder().secure(true).build();
+    /// assert_eq!(req.scheme(), wsview::http::uri::Scheme::HTTPS);
+    /// ```
+    pub fn scheme(&self) -> http::uri::Scheme {
+        if self.p.secure {
+            http::uri::Scheme::HTTPS
+        } else {
+            http::uri::Scheme::HTTP
+        }
+    }
+
+    /// Whether the request arrived over TLS (django's `request.is_secure()`).
+    pub fn is_secure(&self) -> bool {
+        self.p.secure
+    }
+
     /// Whether this is a valid WebSocket request (django-websocket's
     /// `request.is_websocket()`). Set by [`WebSocketMiddleware`](crate::WebSocketMiddleware),
     /// so a middleware placed before it sees `false`.
@@ -250,13 +275,24 @@ impl Request {
         self.p.websocket.take()
     }
 
-    /// The request an HTTP request's head and its body, to be read on demand, make.
+    /// The request an HTTP request's head and its body, to be read on demand, make. An
+    /// HTTP/2 request carries its host as the URI's authority (`:authority`), not a
+    /// `Host` header: it gets the header, so views and the handshake see the host alike
+    /// over both versions.
     pub(crate) fn from_http(
-        parts: http::request::Parts,
+        mut parts: http::request::Parts,
         body: Option<PendingBody>,
         remote_addr: Option<SocketAddr>,
+        secure: bool,
     ) -> Request {
+        if parts.version >= Version::HTTP_2 && !parts.headers.contains_key(http::header::HOST) {
+            let host = parts.uri.authority().map(|a| a.as_str().as_bytes());
+            if let Some(Ok(value)) = host.map(http::HeaderValue::from_bytes) {
+                parts.headers.insert(http::header::HOST, value);
+            }
+        }
         let mut req = Request::builder().build();
+        req.p.secure = secure;
         req.p.method = parts.method;
         req.p.uri = parts.uri;
         req.p.version = parts.version;
@@ -328,7 +364,7 @@ impl Request {
 
     /// Whether the request asks for a WebSocket upgrade, valid or not.
     pub(crate) fn wants_upgrade(&self) -> bool {
-        crate::handshake::is_upgrade_request(&self.p.headers)
+        crate::handshake::is_upgrade_request(&self.p.method, &self.p.headers, &self.p.extensions)
     }
 }
 
@@ -394,6 +430,12 @@ impl RequestBuilder {
     /// Sets the peer address.
     pub fn remote_addr(mut self, addr: SocketAddr) -> Self {
         self.req.p.remote_addr = Some(addr);
+        self
+    }
+
+    /// Marks the request as arrived over TLS (see [`Request::is_secure`]).
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.req.p.secure = secure;
         self
     }
 

@@ -4,12 +4,18 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioIo, TokioTimer};
+use std::sync::Arc;
+
 use tokio::net::TcpListener;
 
+use crate::conn::Protocols;
 use crate::service::AppService;
 
 /// A bound server; run it with [`run`](Self::run) or [`run_until`](Self::run_until).
+///
+/// Every connection speaks HTTP/1.1 or HTTP/2: over TLS (see [`App::tls`](crate::App::tls),
+/// feature `tls`) as ALPN chose, on plain TCP HTTP/2 when the client starts with its
+/// preface (h2c with prior knowledge). WebSockets work over both (RFC 8441 over HTTP/2).
 ///
 /// ```no_run
 /// # async fn demo() -> std::io::Result<()> {
@@ -22,12 +28,15 @@ pub struct Server {
     listener: TcpListener,
     service: AppService,
     local_addr: SocketAddr,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::config::TlsConfig>,
 }
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
             .field("local_addr", &self.local_addr)
+            .field("tls", &self.is_tls())
             .finish_non_exhaustive()
     }
 }
@@ -44,7 +53,24 @@ impl Server {
             listener,
             service,
             local_addr,
+            #[cfg(feature = "tls")]
+            tls: None,
         })
+    }
+
+    /// Serves TLS with this configuration (feature `tls`).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: crate::tls::config::TlsConfig) -> Server {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Whether the server serves TLS (`https://`, `wss://`).
+    pub fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
     }
 
     /// The address the server listens on.
@@ -66,19 +92,23 @@ impl Server {
     /// flight finish, closes WebSockets with 1001 (going away) and waits for their
     /// views to return, all within [`Settings::close_timeout`](crate::Settings::close_timeout).
     pub async fn run_until(self, signal: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+        let scheme = if self.is_tls() { "https" } else { "http" };
+        let protocols = Arc::new(Protocols::new(
+            self.service.settings(),
+            #[cfg(feature = "tls")]
+            self.tls.as_ref(),
+        ));
         let Server {
             listener,
             service,
             local_addr,
+            ..
         } = self;
-        tracing::info!("wsview serving on http://{local_addr}");
+        tracing::info!("wsview serving on {scheme}://{local_addr}");
         // Each HTTP connection holds a receiver: shutdown is sent through it, and
         // `closed()` tells when the last connection has finished.
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut http = hyper::server::conn::http1::Builder::new();
         let settings = service.settings();
-        http.timer(TokioTimer::new())
-            .header_read_timeout(settings.header_read_timeout);
         let keepalive = settings.tcp_keepalive.map(|idle| {
             socket2::TcpKeepalive::new()
                 .with_time(idle)
@@ -105,26 +135,15 @@ impl Server {
                     tracing::debug!(error = %e, "could not enable TCP keepalive");
                 }
             }
-            let conn = http
-                .serve_connection(TokioIo::new(tcp), service.with_remote_addr(peer))
-                .with_upgrades();
-            let mut stop = stop_rx.clone();
-            // Everything logged while serving this connection names its peer.
+            // The TLS handshake and the protocol choice happen in the connection's own
+            // task: a slow or failing client never holds up the accept loop. Everything
+            // logged while serving this connection names its peer.
+            let protocols = protocols.clone();
+            let service = service.with_remote_addr(peer);
+            let stop = stop_rx.clone();
             let span = tracing::info_span!("http", %peer);
             tokio::spawn(tracing::Instrument::instrument(
-                async move {
-                    tokio::pin!(conn);
-                    let result = tokio::select! {
-                        r = conn.as_mut() => r,
-                        _ = async { stop.wait_for(|s| *s).await.is_ok() } => {
-                            conn.as_mut().graceful_shutdown();
-                            conn.await
-                        }
-                    };
-                    if let Err(e) = result {
-                        tracing::debug!(error = %e, "http connection ended with an error");
-                    }
-                },
+                async move { protocols.serve(tcp, peer, service, stop).await },
                 span,
             ));
         }

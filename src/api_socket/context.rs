@@ -30,6 +30,7 @@ pub(super) const DEFAULT_TOKEN_SCHEME: &str = "JWT";
 #[derive(Debug, Clone)]
 pub struct ApiContext {
     remote_addr: Option<SocketAddr>,
+    secure: bool,
     headers: HeaderMap,
     token_scheme: Arc<str>,
     sender: Option<WebSocketSender>,
@@ -46,6 +47,7 @@ impl ApiContext {
     pub fn new() -> Self {
         ApiContext {
             remote_addr: None,
+            secure: false,
             headers: HeaderMap::new(),
             token_scheme: Arc::from(DEFAULT_TOKEN_SCHEME),
             sender: None,
@@ -67,6 +69,7 @@ impl ApiContext {
         }
         ApiContext {
             remote_addr: handshake.remote_addr(),
+            secure: handshake.is_secure(),
             headers,
             token_scheme: Arc::from(DEFAULT_TOKEN_SCHEME),
             sender: None,
@@ -88,6 +91,17 @@ impl ApiContext {
     pub fn with_remote_addr(mut self, addr: SocketAddr) -> Self {
         self.remote_addr = Some(addr);
         self
+    }
+
+    /// Whether the socket came over TLS, given to every request as
+    /// [`Request::is_secure`](crate::Request::is_secure).
+    pub fn is_secure(&self) -> bool {
+        self.secure
+    }
+
+    /// Sets whether requests report arriving over TLS.
+    pub fn set_secure(&mut self, secure: bool) {
+        self.secure = secure;
     }
 
     /// The headers every request starts with.

@@ -197,7 +197,8 @@ impl ApiMessage {
             .uri_parsed(self.uri)
             .version(Version::HTTP_11)
             .headers(headers)
-            .body(body);
+            .body(body)
+            .secure(ctx.is_secure());
         if let Some(addr) = ctx.remote_addr() {
             builder = builder.remote_addr(addr);
         }

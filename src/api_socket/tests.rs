@@ -358,6 +358,14 @@ fn handshake_headers_are_filtered() {
     assert_eq!(ctx.remote_addr(), Some(addr));
     let req = parse(r#"{"url": "/"}"#).unwrap().into_request(&ctx);
     assert_eq!(req.remote_addr(), Some(addr));
+    assert!(!req.is_secure());
+    // A socket that came over TLS gives its requests the same scheme.
+    let tls = Request::builder().secure(true).build();
+    let ctx = ApiContext::from_request(&tls);
+    assert!(ctx.is_secure());
+    let req = parse(r#"{"url": "/"}"#).unwrap().into_request(&ctx);
+    assert!(req.is_secure());
+    assert_eq!(req.scheme(), http::uri::Scheme::HTTPS);
 }
 
 #[test]

@@ -58,6 +58,7 @@ pub struct AppService {
     inner: Arc<Chain>,
     tracker: Arc<Tracker>,
     remote_addr: Option<SocketAddr>,
+    secure: bool,
 }
 
 /// How a view reaches the app it runs in (through the app's state, so a request holds
@@ -75,6 +76,7 @@ impl AppLink {
             inner: self.chain.upgrade()?,
             tracker: self.tracker.clone(),
             remote_addr: None,
+            secure: false,
         })
     }
 }
@@ -83,6 +85,7 @@ impl std::fmt::Debug for AppService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppService")
             .field("remote_addr", &self.remote_addr)
+            .field("secure", &self.secure)
             .finish_non_exhaustive()
     }
 }
@@ -107,6 +110,7 @@ impl AppService {
             inner,
             tracker,
             remote_addr: None,
+            secure: false,
         }
     }
 
@@ -115,6 +119,16 @@ impl AppService {
     pub fn with_remote_addr(&self, addr: SocketAddr) -> Self {
         AppService {
             remote_addr: Some(addr),
+            ..self.clone()
+        }
+    }
+
+    /// The same service, reporting its requests as arrived over TLS or not
+    /// ([`Request::is_secure`]): for your own connection loop that serves TLS.
+    #[must_use]
+    pub fn with_secure(&self, secure: bool) -> Self {
+        AppService {
+            secure,
             ..self.clone()
         }
     }
@@ -170,7 +184,12 @@ impl AppService {
         }
         let body = (!body.is_end_stream())
             .then(|| PendingBody::new(body, limit, settings.body_read_timeout));
-        Ok(Request::from_http(parts, body, self.remote_addr))
+        Ok(Request::from_http(
+            parts,
+            body,
+            self.remote_addr,
+            self.secure,
+        ))
     }
 }
 
@@ -226,7 +245,7 @@ impl AppService {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let this = self.clone();
-        if !handshake::is_upgrade_request(req.headers()) {
+        if !handshake::is_upgrade_request(req.method(), req.headers(), req.extensions()) {
             let span =
                 tracing::debug_span!("request", method = %req.method(), path = %req.uri().path());
             return Box::pin(tracing::Instrument::instrument(

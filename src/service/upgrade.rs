@@ -51,31 +51,36 @@ fn prepare(req: &mut Request, settings: &Settings) -> Result<(), Box<Response>> 
         req.method(),
         req.version(),
         req.headers(),
+        handshake::connect_protocol(req.extensions()),
         &handshake::OriginPolicy {
             listed: settings.allowed_origins.as_deref().unwrap_or_default(),
             any: settings.any_origin,
+            secure: req.is_secure(),
         },
     )
     .map_err(refusal)?;
     let Some(shared) = req.take_upgrade() else {
         return Err(refusal(HandshakeRejection::NotUpgradable));
     };
+    // HTTP/2 (RFC 8441 §5): a 200 opens the stream as the WebSocket; no other header.
     let mut resp = http::Response::new(Body::empty());
-    *resp.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
-    let h = resp.headers_mut();
-    h.insert(
-        header::UPGRADE,
-        header::HeaderValue::from_static("websocket"),
-    );
-    h.insert(
-        header::CONNECTION,
-        header::HeaderValue::from_static("Upgrade"),
-    );
-    match header::HeaderValue::from_str(&hs.accept) {
-        Ok(v) => {
-            h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+    if let Some(accept) = &hs.accept {
+        *resp.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
+        let h = resp.headers_mut();
+        h.insert(
+            header::UPGRADE,
+            header::HeaderValue::from_static("websocket"),
+        );
+        h.insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("Upgrade"),
+        );
+        match header::HeaderValue::from_str(accept) {
+            Ok(v) => {
+                h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+            }
+            Err(_) => return Err(Box::new(Response::internal_error())),
         }
-        Err(_) => return Err(Box::new(Response::internal_error())),
     }
     req.set_websocket(WebSocket::new(
         shared,

@@ -1,7 +1,9 @@
 """A real browser against the echo example: Debian's headless Chromium, driven by
 chromedriver through Selenium.
 
-Usage: browser.py BASE_URL   (for example http://127.0.0.1:8000)
+Usage: browser.py BASE_URL [SPKI_SHA256]   (for example http://127.0.0.1:8000, or
+https://localhost:8443 and the base64 SHA-256 of the test certificate's public key,
+which Chromium then trusts for this run)
 Checks the page at / (type a message, see its echo), then /echo and /lower from the
 page's own JavaScript WebSocket. Exits 0 when every check passes.
 """
@@ -22,9 +24,11 @@ def check(ok, what):
         raise SystemExit(f"browser check failed: {what}")
 
 
-def browser(profile):
+def browser(profile, spki=None):
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
+    if spki:
+        options.add_argument(f"--ignore-certificate-errors-spki-list={spki}")
     for flag in ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync",
@@ -49,10 +53,11 @@ ws.onerror = () => got.push('error');
 """
 
 
-def main(base):
-    ws_base = base.replace("http://", "ws://")
+def main(base, spki=None):
+    ws_base = "wss://" + base[len("https://"):] if base.startswith("https://") \
+        else base.replace("http://", "ws://")
     with tempfile.TemporaryDirectory() as profile:
-        driver = browser(profile)
+        driver = browser(profile, spki)
         try:
             driver.set_script_timeout(LIMIT)
             driver.get(base + "/")
@@ -75,4 +80,4 @@ def main(base):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)

@@ -1,9 +1,12 @@
 """Interop check with a client nobody here wrote: Python's `websockets`.
 
-Usage: interop.py BASE_URL   (for example ws://127.0.0.1:8000)
+Usage: interop.py BASE_URL [CA_PEM]   (for example ws://127.0.0.1:8000, or
+wss://localhost:8443 cert.pem to trust the server's test certificate)
 Exits 0 when every check passes; prints what failed otherwise.
 """
 import asyncio
+import functools
+import ssl
 import sys
 
 import websockets
@@ -16,7 +19,11 @@ def check(ok, what):
         raise SystemExit(f"interop check failed: {what}")
 
 
-async def main(base: str) -> None:
+async def main(base: str, ca: str | None) -> None:
+    if base.startswith("wss://"):
+        # Verifies the chain and the host name against the test's own certificate.
+        context = ssl.create_default_context(cafile=ca)
+        websockets.connect = functools.partial(websockets.connect, ssl=context)
     # Full echo at /: text, binary, a large message, ping.
     async with websockets.connect(base + "/", max_size=2**22) as ws:
         await ws.send("héllo")
@@ -63,4 +70,4 @@ async def main(base: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None))

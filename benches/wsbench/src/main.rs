@@ -6,6 +6,7 @@
 //!             [--idle-conns N] [--servers a,b,..] [--scenarios a,b,c,d,e]
 //!             [--wsview-bin PATH] [--no-build] [--retries N] [--openers N]
 //! wsbench fanout [--subs 100,1000,5000] [--window 16] [--servers ..] [--quick] ..
+//! wsbench tls [--conns 2000] [--openers 64] [--echo-bin PATH] [--no-build]
 //! wsbench serve KIND ADDR        KIND: tt-default | tt-tuned | axum | wsview-mw
 //!                                      | axum-broadcast | wsview-registry | wsview-groups
 //! wsbench load ADDR [--path P] [--conns C] [--msgs N] [--size BYTES] [--depth D]
@@ -28,6 +29,7 @@ mod hist;
 mod report;
 mod servers;
 mod sys;
+mod tls;
 #[cfg(feature = "wsview-mw")]
 mod wsview_mw;
 
@@ -47,6 +49,7 @@ const USAGE: &str = "usage:
   wsbench fanout [--subs 100,1000,5000] [--window 16] [--rounds 1] [--quick]
                  [--warmup SECS] [--duration SECS] [--out FILE]
                  [--servers wsview-groups,wsview-registry,axum-broadcast]
+  wsbench tls [--conns 2000] [--openers 64] [--echo-bin PATH] [--no-build]
   wsbench serve KIND ADDR      (KIND: tt-default | tt-tuned | axum | wsview-mw
                                 | axum-broadcast | wsview-registry | wsview-groups)
   wsbench load ADDR [--path /] [--conns 4] [--msgs 10000] [--size 64] [--depth 1]
@@ -198,6 +201,13 @@ fn main() -> ExitCode {
             Err(e) => {
                 eprintln!("{e}\n{USAGE}");
                 ExitCode::from(2)
+            }
+        },
+        Some("tls") => match tls::parse(&args[1..]) {
+            Ok(a) => tls::run(a),
+            Err(e) => {
+                eprintln!("{e}\n{USAGE}");
+                ExitCode::FAILURE
             }
         },
         Some("fanout") => match fanout::parse(&args[1..]) {

@@ -1,0 +1,219 @@
+//! One accepted connection, in its own task: the TLS handshake (feature `tls`), the
+//! choice of HTTP/1.1 or HTTP/2, and serving it until it ends or the server stops.
+//!
+//! HTTP/2 is chosen by ALPN over TLS, and by the client's connection preface on plain
+//! TCP (h2c with prior knowledge). The preface is peeked, not read, so an HTTP/1.1
+//! connection reaches hyper as the bare `TcpStream` and a WebSocket's upgraded stream
+//! is that stream again, with no wrapper in between.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use crate::service::AppService;
+use crate::settings::Settings;
+
+/// What every HTTP/2 client sends first (RFC 9113 §3.4).
+const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The HTTP/2 connection window: larger than one stream's (hyper's default, 1 MiB), so
+/// one WebSocket whose peer outpaces its reader does not hold up the others sharing
+/// the connection.
+const H2_CONNECTION_WINDOW: u32 = 4 << 20;
+
+/// How a server serves its connections, built once per server and shared.
+pub(crate) struct Protocols {
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+    /// How long a plain-TCP client has to send its first bytes (the header read timeout).
+    first_bytes_timeout: Option<Duration>,
+    #[cfg(feature = "tls")]
+    tls: Option<(tokio_rustls::TlsAcceptor, Duration)>,
+}
+
+impl std::fmt::Debug for Protocols {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Protocols").finish_non_exhaustive()
+    }
+}
+
+impl Protocols {
+    pub(crate) fn new(
+        settings: &Settings,
+        #[cfg(feature = "tls")] tls: Option<&crate::tls::config::TlsConfig>,
+    ) -> Protocols {
+        let mut h1 = http1::Builder::new();
+        h1.timer(TokioTimer::new())
+            .header_read_timeout(settings.header_read_timeout);
+        let mut h2 = http2::Builder::new(TokioExecutor::new());
+        h2.timer(TokioTimer::new())
+            .enable_connect_protocol()
+            .initial_connection_window_size(H2_CONNECTION_WINDOW);
+        Protocols {
+            http1: h1,
+            http2: h2,
+            first_bytes_timeout: settings.header_read_timeout,
+            #[cfg(feature = "tls")]
+            tls: tls.map(|t| {
+                (
+                    tokio_rustls::TlsAcceptor::from(t.server_config()),
+                    t.timeout(),
+                )
+            }),
+        }
+    }
+
+    /// Serves one connection to its end. Nothing that happens here (a failed or slow
+    /// handshake, a protocol error) reaches another connection: each runs in its own task.
+    pub(crate) async fn serve(
+        &self,
+        tcp: TcpStream,
+        peer: SocketAddr,
+        service: AppService,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        #[cfg(feature = "tls")]
+        if let Some((acceptor, timeout)) = &self.tls {
+            let handshake = tokio::time::timeout(*timeout, acceptor.accept(tcp));
+            let tls = tokio::select! {
+                done = handshake => match done {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                },
+                () = stopped(&mut stop) => return,
+            };
+            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+            let service = service.with_secure(true);
+            return self
+                .serve_io(TokioIo::new(tls), h2, peer, service, stop)
+                .await;
+        }
+        let sniffed = tokio::select! {
+            sniffed = self.starts_with_preface(&tcp) => sniffed,
+            () = stopped(&mut stop) => return,
+        };
+        match sniffed {
+            Some(h2) => {
+                self.serve_io(TokioIo::new(tcp), h2, peer, service, stop)
+                    .await
+            }
+            None => tracing::debug!(%peer, "connection closed or silent before a request"),
+        }
+    }
+
+    /// Serves an established stream with HTTP/2 (`h2`) or HTTP/1.1 with upgrades, and
+    /// shuts it down gracefully when the server stops.
+    async fn serve_io<I>(
+        &self,
+        io: TokioIo<I>,
+        h2: bool,
+        peer: SocketAddr,
+        service: AppService,
+        stop: watch::Receiver<bool>,
+    ) where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let result = if h2 {
+            drive(self.http2.serve_connection(io, service), stop).await
+        } else {
+            let conn = self.http1.serve_connection(io, service).with_upgrades();
+            drive(conn, stop).await
+        };
+        if let Err(e) = result {
+            tracing::debug!(error = %e, %peer, "http connection ended with an error");
+        }
+    }
+
+    /// Whether a plain-TCP client opens with the HTTP/2 preface; `None` if it closes or
+    /// sends nothing within the header read timeout.
+    async fn starts_with_preface(&self, tcp: &TcpStream) -> Option<bool> {
+        let sniff = async {
+            let mut buf = [0u8; PREFACE.len()];
+            loop {
+                let n = tcp.peek(&mut buf).await.ok()?;
+                if n == 0 {
+                    // Closed: hyper's HTTP/1 reads the end itself.
+                    return Some(false);
+                }
+                if buf[..n] != PREFACE[..n] {
+                    return Some(false);
+                }
+                if n == PREFACE.len() {
+                    return Some(true);
+                }
+                // A prefix of the preface: `peek` returns at once while bytes wait, so
+                // pause before looking again. Clients write the 24 bytes in one piece;
+                // this runs only for one that splits them.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        match self.first_bytes_timeout {
+            Some(limit) => tokio::time::timeout(limit, sniff).await.ok().flatten(),
+            None => sniff.await,
+        }
+    }
+}
+
+/// Completes when the server is stopping (or gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+/// A hyper connection that can be asked to finish what it has and stop.
+trait Graceful: Future<Output = Result<(), hyper::Error>> {
+    fn graceful(self: Pin<&mut Self>);
+}
+
+impl<I, S> Graceful for http1::UpgradeableConnection<I, S>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<hyper::body::Incoming>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::ResBody: 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn graceful(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl<I, S, B> Graceful for http2::Connection<I, S, TokioExecutor>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::Future: Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn graceful(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+/// Runs a connection; when the server stops, lets requests in flight finish (HTTP/2:
+/// sends GOAWAY) and waits for the connection to end.
+async fn drive<C: Graceful>(conn: C, mut stop: watch::Receiver<bool>) -> Result<(), hyper::Error> {
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => r,
+        () = stopped(&mut stop) => {
+            conn.as_mut().graceful();
+            conn.await
+        }
+    }
+}
