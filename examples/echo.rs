@@ -11,9 +11,10 @@
 //! - `/`: echoes every message until the peer closes; a browser GET gets a page to try it.
 //!
 //! Settings come from the environment (`WEBSOCKET_ACCEPT_ALL=1`, `WSVIEW_COMPRESSION=on`
-//! for permessage-deflate with every client that offers it, …). The message limit
-//! is raised to 16 MiB here because the Autobahn suite, which runs against `/`, sends
-//! messages that large; the library's default is 1 MiB.
+//! for permessage-deflate with every client that offers it, …). The message and frame
+//! limits are 16 MiB here unless `WSVIEW_MAX_MESSAGE_SIZE` / `WSVIEW_MAX_FRAME_SIZE` set
+//! them, because the Autobahn suite, which runs against `/`, sends messages that large;
+//! the library's default is 1 MiB. Logs go to stderr, filtered by `RUST_LOG`.
 
 use futures_util::StreamExt;
 use wsview::{accept_websocket, require_websocket, App, Request, Response, Settings};
@@ -68,13 +69,28 @@ pub fn app(settings: Settings) -> App {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    // Logs (the server's address, a view's panic, a bad setting) go to stderr;
+    // RUST_LOG filters them (`RUST_LOG=wsview=debug`), info by default.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8000".to_owned());
     let mut settings = Settings::from_env()?;
     let settings_compression = settings.compression.is_some();
-    settings.max_message_size = settings.max_message_size.max(16 << 20);
-    settings.max_frame_size = settings.max_frame_size.max(16 << 20);
+    // 16 MiB for the Autobahn suite, unless the environment sets a limit (lower or
+    // higher): WSVIEW_MAX_MESSAGE_SIZE=65536 makes this server refuse 64 KiB + 1.
+    if std::env::var_os("WSVIEW_MAX_MESSAGE_SIZE").is_none() {
+        settings.max_message_size = 16 << 20;
+    }
+    if std::env::var_os("WSVIEW_MAX_FRAME_SIZE").is_none() {
+        settings.max_frame_size = 16 << 20;
+    }
     let server = app(settings).bind(addr.as_str()).await?;
     let at = server.local_addr();
     println!("wsview echo example serving on http://{at}");

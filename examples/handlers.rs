@@ -120,6 +120,15 @@ impl XorShift {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    // Logs (the server's address, a view's panic, a bad setting) go to stderr;
+    // RUST_LOG filters them (`RUST_LOG=wsview=debug`), info by default.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8000".to_owned());

@@ -57,13 +57,18 @@ pub fn app(token: String) -> App {
     let store = Store::default();
     let list_store = store.clone();
     let detail_store = store;
+    // The page pre-fills the token this server checks, whatever WSVIEW_DEMO_TOKEN says.
+    let page: Arc<str> = Arc::from(PAGE.replace("{{TOKEN}}", &html_attribute(&token)));
     let token: Arc<str> = Arc::from(token);
     App::new()
         .middleware(move |req: Request, next: Next| {
             let token = token.clone();
             async move { require_token_for_writes(req, next, &token).await }
         })
-        .route("/", |_req: Request| async { Response::html(PAGE) })
+        .route("/", move |_req: Request| {
+            let page = page.clone();
+            async move { Response::html(&*page) }
+        })
         .route("/api/snippets/", move |req: Request| {
             let store = list_store.clone();
             async move { snippet_list(req, &store) }
@@ -183,8 +188,32 @@ fn method_not_allowed(allow: &'static str) -> Response {
         .with_header("allow", allow)
 }
 
+/// `text` escaped for an HTML attribute value in double quotes.
+fn html_attribute(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    // Logs (the server's address, a view's panic, a bad setting) go to stderr;
+    // RUST_LOG filters them (`RUST_LOG=wsview=debug`), info by default.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8000".to_owned());
@@ -224,7 +253,7 @@ input, textarea { width: 100%; box-sizing: border-box; margin-bottom: .4rem; }
 <form id="create">
   <input id="title" placeholder="title">
   <textarea id="code" rows="3" placeholder="code (required)"></textarea>
-  <input id="token" placeholder="token (needed to create or delete)" value="demo-token">
+  <input id="token" placeholder="token (needed to create or delete)" value="{{TOKEN}}">
   <button>Create</button> <button type="button" id="list">List</button>
 </form>
 <div id="log"></div>

@@ -17,7 +17,7 @@ import sys
 
 SRC = "src"
 # Features use the core and are never used by it.
-FEATURES = ("api_socket", "blocking", "groups", "handler")
+FEATURES = ("api_socket", "blocking", "groups", "handler", "test")
 
 
 def module_of(path):

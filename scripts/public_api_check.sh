@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rm -rf target/doc/wsview
-cargo doc --no-deps --quiet -p wsview -p tungstenite -p tokio-tungstenite -p http-body-util
+cargo doc --no-deps --quiet --features test-util -p wsview -p tungstenite -p tokio-tungstenite -p http-body-util
 python3 - <<'PY'
 import pathlib, re, sys
 leaks = set()

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::app_state::StateMap;
 use crate::router::{RouteError, Router};
-use crate::server::Server;
+use crate::server::{ListenError, Server};
 use crate::service::chain::Middleware;
 use crate::service::upgrade::WebSocketMiddleware;
 use crate::service::AppService;
@@ -235,16 +235,29 @@ impl App {
     }
 
     /// Builds the app and binds a listener; [`Server::local_addr`] tells the port when
-    /// `addr` asked for port 0.
-    pub async fn bind(self, addr: impl tokio::net::ToSocketAddrs) -> std::io::Result<Server> {
-        let service = self.build()?;
-        Server::bind(service, addr).await
+    /// `addr` asked for port 0. An error names the address and the cause (`could not
+    /// listen on "127.0.0.1:8000": Address already in use`), keeps the cause's
+    /// [`kind`](std::io::Error::kind), and is logged.
+    pub async fn bind(
+        self,
+        addr: impl tokio::net::ToSocketAddrs + std::fmt::Debug,
+    ) -> std::io::Result<Server> {
+        let service = self.build().inspect_err(|e| tracing::error!("{e}"))?;
+        Server::bind(service, &addr).await.map_err(|e| {
+            let e = ListenError::new(format!("{addr:?}"), e);
+            tracing::error!("{e}");
+            e.into_io()
+        })
     }
 
     /// Builds, binds and serves until Ctrl-C or SIGTERM, then shuts down gracefully:
     /// open WebSockets are closed with 1001 and given
     /// [`Settings::close_timeout`] to finish.
-    pub async fn serve(self, addr: impl tokio::net::ToSocketAddrs) -> std::io::Result<()> {
+    /// Logs (with `tracing`, at info level) the address it serves on, and when it stops.
+    pub async fn serve(
+        self,
+        addr: impl tokio::net::ToSocketAddrs + std::fmt::Debug,
+    ) -> std::io::Result<()> {
         self.bind(addr)
             .await?
             .run_until(crate::server::shutdown_signal())

@@ -247,7 +247,7 @@ pub(crate) fn validate(
 
 /// The `Sec-WebSocket-Accept` value for a client's `Sec-WebSocket-Key`:
 /// base64(sha1(key + GUID)), RFC 6455 §4.2.2.
-fn accept_key(key: &[u8]) -> String {
+pub(crate) fn accept_key(key: &[u8]) -> String {
     let mut sha1 = Sha1::new();
     sha1.update(key);
     sha1.update(WS_GUID);

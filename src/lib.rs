@@ -57,8 +57,21 @@
 //! 429…). Returning afterwards closes the connection with 1000; a panicking view closes
 //! it with 1011 and the server goes on serving.
 //!
-//! See the guide in `docs/` for settings, limits and the cancel-safety of each method.
+//! ## The guide
+//!
+//! [`docs::guide`] (adding wsview to a crate, views, errors and `?`, sharing state,
+//! testing with [`test`](crate#testing) without a port, logging, settings, the
+//! WebSocket API and the cancel safety of each method), [`docs::axum`] (mounting an app
+//! in axum), [`docs::migration_django_websocket`], [`docs::handlers`] and
+//! [`docs::groups`]. The same pages are in the repository's `docs/` folder.
+//!
+//! ## Testing
+//!
+//! The `test-util` feature adds `wsview::test`, an in-process client: requests and
+//! WebSockets over an in-memory stream through hyper's real server connection and
+//! the real handshake, no port.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(
     missing_docs,
     unreachable_pub,
@@ -94,11 +107,19 @@ mod message;
 mod panic;
 mod settings;
 mod utf8;
+mod view_error;
+
+pub mod prelude;
+
+pub mod docs;
 
 pub mod api_socket;
 pub mod blocking;
 pub mod groups;
 mod handler;
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod test;
 
 pub use api_socket::{
     api_socket, ApiContext, ApiMessage, ApiSocket, MessageError, MessageErrorKind, VirtualRequest,
@@ -124,6 +145,7 @@ pub use service::AppService;
 pub use settings::{EnvError, Settings};
 pub use utf8::Utf8Bytes;
 pub use view::{accept_websocket, require_websocket, BoxFuture, IntoView, View, ViewFn};
+pub use view_error::{OrStatus, ViewError};
 pub use websocket::sender::{TrySendError, WebSocketSender};
 pub use websocket::socket::WebSocket;
 
@@ -136,18 +158,6 @@ pub use http;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoc;
-
-#[cfg(doctest)]
-#[doc = include_str!("../docs/guide.md")]
-struct GuideDoc;
-
-#[cfg(doctest)]
-#[doc = include_str!("../docs/migration-django-websocket.md")]
-struct MigrationDoc;
-
-#[cfg(doctest)]
-#[doc = include_str!("../docs/handlers.md")]
-struct HandlersDoc;
 
 #[cfg(doctest)]
 #[doc = include_str!("../docs/conformance.md")]
@@ -164,10 +174,6 @@ struct ArchitectureDoc;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/CONTRACT-CHANGES.md")]
 struct ContractChangesDoc;
-
-#[cfg(doctest)]
-#[doc = include_str!("../docs/groups.md")]
-struct GroupsDoc;
 
 // Compiled only with the feature it documents (`scripts/test` runs it with `--features redis`).
 #[cfg(all(doctest, feature = "redis"))]

@@ -67,8 +67,11 @@ impl Server {
     /// views to return, all within [`Settings::close_timeout`](crate::Settings::close_timeout).
     pub async fn run_until(self, signal: impl Future<Output = ()> + Send) -> std::io::Result<()> {
         let Server {
-            listener, service, ..
+            listener,
+            service,
+            local_addr,
         } = self;
+        tracing::info!("wsview serving on http://{local_addr}");
         // Each HTTP connection holds a receiver: shutdown is sent through it, and
         // `closed()` tells when the last connection has finished.
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -106,20 +109,26 @@ impl Server {
                 .serve_connection(TokioIo::new(tcp), service.with_remote_addr(peer))
                 .with_upgrades();
             let mut stop = stop_rx.clone();
-            tokio::spawn(async move {
-                tokio::pin!(conn);
-                let result = tokio::select! {
-                    r = conn.as_mut() => r,
-                    _ = async { stop.wait_for(|s| *s).await.is_ok() } => {
-                        conn.as_mut().graceful_shutdown();
-                        conn.await
+            // Everything logged while serving this connection names its peer.
+            let span = tracing::info_span!("http", %peer);
+            tokio::spawn(tracing::Instrument::instrument(
+                async move {
+                    tokio::pin!(conn);
+                    let result = tokio::select! {
+                        r = conn.as_mut() => r,
+                        _ = async { stop.wait_for(|s| *s).await.is_ok() } => {
+                            conn.as_mut().graceful_shutdown();
+                            conn.await
+                        }
+                    };
+                    if let Err(e) = result {
+                        tracing::debug!(error = %e, "http connection ended with an error");
                     }
-                };
-                if let Err(e) = result {
-                    tracing::debug!(error = %e, %peer, "http connection ended with an error");
-                }
-            });
+                },
+                span,
+            ));
         }
+        tracing::info!(address = %local_addr, "shutting down: no new connections, closing websockets");
         drop(listener);
         drop(stop_rx);
         let _ = stop_tx.send(true);
@@ -133,6 +142,7 @@ impl Server {
             }
         };
         tokio::join!(http_done, service.close_websockets());
+        tracing::info!(address = %local_addr, "stopped");
         Ok(())
     }
 }
@@ -164,6 +174,37 @@ async fn listen(
             "the address resolved to nothing",
         )
     }))
+}
+
+/// Why a server could not listen: the address asked for and the cause. Travels inside
+/// the `std::io::Error` that [`App::bind`](crate::App::bind) returns (with the cause's
+/// kind), so its text names both.
+#[derive(Debug)]
+pub(crate) struct ListenError {
+    addr: String,
+    source: std::io::Error,
+}
+
+impl ListenError {
+    pub(crate) fn new(addr: String, source: std::io::Error) -> Self {
+        ListenError { addr, source }
+    }
+
+    pub(crate) fn into_io(self) -> std::io::Error {
+        std::io::Error::new(self.source.kind(), self)
+    }
+}
+
+impl std::fmt::Display for ListenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "could not listen on {}: {}", self.addr, self.source)
+    }
+}
+
+impl std::error::Error for ListenError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
 }
 
 /// Completes on Ctrl-C (SIGINT) or, on Unix, SIGTERM: what [`App::serve`](crate::App::serve)

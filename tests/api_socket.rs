@@ -1023,3 +1023,16 @@ async fn a_view_can_push_to_the_connection_a_request_came_over() {
     assert!(sender.is_closed());
     assert!(sender.send("too late").await.is_err());
 }
+
+/// The example's page pre-fills the token the server was given (HTML-escaped), not
+/// the default; served through the in-process test client, no port.
+#[tokio::test]
+async fn the_example_page_prefills_the_configured_token() {
+    let client = wsview::test::TestClient::new(example::app("s3\"cret<".to_owned())).unwrap();
+    let page = client.get("/").await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text();
+    assert!(html.contains(r#"value="s3&quot;cret&lt;""#), "{html}");
+    assert!(!html.contains(example::DEFAULT_TOKEN));
+    assert!(!html.contains("{{TOKEN}}"));
+}

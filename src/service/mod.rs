@@ -227,13 +227,18 @@ impl AppService {
     {
         let this = self.clone();
         if !handshake::is_upgrade_request(req.headers()) {
-            return Box::pin(async move {
-                let resp = match this.to_request(req) {
-                    Ok(req) => this.handle(req).await,
-                    Err(refusal) => *refusal,
-                };
-                Ok(resp.into_http())
-            });
+            let span =
+                tracing::debug_span!("request", method = %req.method(), path = %req.uri().path());
+            return Box::pin(tracing::Instrument::instrument(
+                async move {
+                    let resp = match this.to_request(req) {
+                        Ok(req) => this.handle(req).await,
+                        Err(refusal) => *refusal,
+                    };
+                    Ok(resp.into_http())
+                },
+                span,
+            ));
         }
         // A WebSocket request runs in its own task, which outlives this call: the 101
         // goes out when the view first uses the socket, and the task goes on serving it.
@@ -251,8 +256,19 @@ impl AppService {
             let shared = Shared::new(reply, on_upgrade, settings);
             request.set_upgrade(shared.clone());
             request.attach_state(this.inner.state());
+            // Everything the view and the connection log names this connection.
+            let span = tracing::info_span!(
+                "websocket",
+                id = %shared.id(),
+                path = %request.path(),
+                peer = tracing::field::Empty,
+            );
+            if let Some(peer) = this.remote_addr {
+                span.record("peer", tracing::field::display(peer));
+            }
             let chain = Chain::run_from(&this.inner, 0, request);
-            let mut task = ConnTask::new(chain, shared, settings, this.tracker.clone());
+            let task = ConnTask::new(chain, shared, settings, this.tracker.clone());
+            let mut task = tracing::Instrument::instrument(task, span);
             // A first poll here lets a view that accepts at once hand over its 101
             // without a task switch. Wakers it registers point at this task: spawning
             // polls the task again at once, which registers its own.
