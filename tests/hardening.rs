@@ -425,7 +425,8 @@ async fn a_message_with_24600_headers_is_answered_400_and_the_socket_serves_on()
 // ---------------------------------------------------------------------------------------
 
 /// An app whose middleware refuses requests without `X-Token: ok` (401), with a view that
-/// echoes the body's length, and a middleware-readable body at `/peek`.
+/// echoes the body's length, a middleware-readable body at `/peek`, a view that answers
+/// without the body at `/ignore` and one that parses it as JSON at `/json`.
 fn body_app(settings: Settings) -> App {
     App::new()
         .settings(settings)
@@ -434,7 +435,7 @@ fn body_app(settings: Settings) -> App {
                 return wsview::Response::text("no token").with_status(401);
             }
             if req.path() == "/peek" {
-                let len = match req.read_body().await {
+                let len = match req.body().await {
                     Ok(body) => body.len(),
                     Err(e) => return wsview::IntoResponse::into_response(e),
                 };
@@ -443,11 +444,14 @@ fn body_app(settings: Settings) -> App {
             }
             next.run(req).await
         })
-        .route("/", |req: Request| async move {
-            format!("{} bytes", req.body().len())
+        .route("/", body_length)
+        .route("/peek", body_length)
+        .route("/ignore", |req: Request| async move {
+            format!("{} without the body", req.method())
         })
-        .route("/peek", |req: Request| async move {
-            format!("{} bytes", req.body().len())
+        .route("/json", |mut req: Request| async move {
+            let v: Value = req.json().await?;
+            Ok::<_, wsview::Error>(format!("{} keys", v.as_object().map_or(0, |o| o.len())))
         })
 }
 
@@ -497,10 +501,15 @@ async fn a_slow_body_is_answered_408() {
 #[tokio::test]
 async fn a_declared_length_over_the_limit_is_answered_413_before_the_body() {
     let server = support::start(body_app(quiet().max_body_size(1000))).await;
-    for extra in ["", "Expect: 100-continue\r\n"] {
+    // Whether or not the view would read it.
+    for (path, extra) in [
+        ("/", ""),
+        ("/", "Expect: 100-continue\r\n"),
+        ("/ignore", ""),
+    ] {
         let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
         let head = format!(
-            "POST / HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nContent-Length: 1000000000000000\r\n{extra}\r\n"
+            "POST {path} HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nContent-Length: 1000000000000000\r\n{extra}\r\n"
         );
         tcp.write_all(head.as_bytes()).await.expect("write");
         // No byte of the body is sent, and no `100 Continue` may come first.
@@ -552,5 +561,108 @@ async fn a_refusing_middleware_answers_before_the_body_is_sent() {
         "{reply}"
     );
     assert!(reply.ends_with("5 bytes"), "{reply}");
+    server.stop().await;
+}
+async fn body_length(mut req: Request) -> Result<String, wsview::Error> {
+    Ok(format!("{} bytes", req.body().await?.len()))
+}
+
+/// Reads one response from `tcp`, head and `Content-Length` body: the status and body.
+async fn read_reply(tcp: &mut TcpStream) -> (u16, String) {
+    let (status, head) = read_head(tcp).await;
+    let len = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    within(tcp.read_exact(&mut body)).await.expect("the body");
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn a_view_that_ignores_the_body_answers_before_it_is_sent() {
+    let server = support::start(body_app(quiet())).await;
+    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
+    // 1 MB declared (within the limit), 1000 bytes sent: the rest waits for the reply.
+    tcp.write_all(
+        b"POST /ignore HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nContent-Length: 1000000\r\n\r\n",
+    )
+    .await
+    .expect("write");
+    tcp.write_all(&[b'x'; 1000]).await.expect("write");
+    let (status, body) = read_reply(&mut tcp).await;
+    assert_eq!((status, body.as_str()), (200, "POST without the body"));
+    // A view that reads gets the whole body, sent in two writes, the second only once
+    // the first is out.
+    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
+    tcp.write_all(b"POST / HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nContent-Length: 1000000\r\n\r\n")
+        .await
+        .expect("write");
+    tcp.write_all(&vec![b'a'; 400_000]).await.expect("write");
+    tcp.flush().await.expect("flush");
+    tcp.write_all(&vec![b'b'; 600_000]).await.expect("write");
+    assert_eq!(
+        read_reply(&mut tcp).await,
+        (200, "1000000 bytes".to_owned())
+    );
+    // The same connection serves on: the body was read to its end.
+    tcp.write_all(b"POST /ignore HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nContent-Length: 0\r\n\r\n")
+        .await
+        .expect("write");
+    assert_eq!(
+        read_reply(&mut tcp).await,
+        (200, "POST without the body".to_owned())
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_answered_400() {
+    let server = support::start(body_app(quiet())).await;
+    let post = |body: &str| {
+        format!(
+            "POST /json HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
+    tcp.write_all(post(r#"{"a": 1, "b": [2]}"#).as_bytes())
+        .await
+        .expect("write");
+    assert_eq!(read_reply(&mut tcp).await, (200, "2 keys".to_owned()));
+    for bad in ["{", "[1, 2", "\u{1}"] {
+        tcp.write_all(post(bad).as_bytes()).await.expect("write");
+        let (status, body) = read_reply(&mut tcp).await;
+        assert_eq!(status, 400, "{bad:?}: {body}");
+        assert!(body.starts_with("Invalid JSON body: "), "{bad:?}: {body}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_websocket_request_has_an_empty_body_and_is_not_held_by_it() {
+    let app = App::new().settings(quiet()).route(
+        "/",
+        accept_websocket(|mut req: Request| async move {
+            let len = match req.body().await {
+                Ok(body) => body.len(),
+                Err(e) => return wsview::IntoResponse::into_response(e),
+            };
+            if let Some(ws) = req.websocket() {
+                let _ = ws.send(format!("{len} bytes")).await;
+            }
+            wsview::Response::empty()
+        }),
+    );
+    let server = support::start(app).await;
+    let mut ws = server.connect("/").await;
+    match support::next_data(&mut ws).await {
+        Some(WsMessage::Text(t)) => assert_eq!(t.as_str(), "0 bytes"),
+        other => panic!("expected the body's length, got {other:?}"),
+    }
     server.stop().await;
 }
