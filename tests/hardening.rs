@@ -71,7 +71,10 @@ struct Frame {
 
 /// Reads server frames until the connection ends; returns them (server frames are not
 /// masked; these tests only see short ones).
-async fn frames_until_eof(tcp: &mut TcpStream, mut got: Vec<u8>) -> Vec<Frame> {
+async fn frames_until_eof(
+    tcp: &mut (impl tokio::io::AsyncRead + Unpin),
+    mut got: Vec<u8>,
+) -> Vec<Frame> {
     let mut buf = [0u8; 4096];
     loop {
         match within(tcp.read(&mut buf)).await {
@@ -230,6 +233,150 @@ async fn a_trickled_half_frame_is_closed_with_1008() {
     assert!(elapsed < limit * 10, "closed after {elapsed:?}");
     match within(ends.recv()).await.expect("the view ended") {
         Some(CloseCause::Error { code, .. }) => assert_eq!(code, CloseCode::Policy),
+        other => panic!("cause {other:?}"),
+    }
+    server.stop().await;
+}
+
+/// A masked client frame (with a zero mask): `fin`, `opcode`, a short `payload`.
+fn client_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = client_header(opcode, payload.len() as u64);
+    if !fin {
+        frame[0] &= 0x7f;
+    }
+    frame.extend_from_slice(payload);
+    frame
+}
+
+#[tokio::test]
+async fn a_fragmented_message_never_finished_is_closed_with_1008_despite_pings() {
+    let limit = Duration::from_millis(400);
+    let (app, mut ends) = echo_app(quiet().message_read_timeout(Some(limit)));
+    let server = support::start(app).await;
+    let (tcp, rest) = raw_ws(&server).await;
+    let (mut rd, mut wr) = tcp.into_split();
+    let started = Instant::now();
+    // A text message begun, then every 80 ms (a fifth of the bound) one more fragment
+    // and a ping: every frame is complete, but the message never is.
+    wr.write_all(&client_frame(false, 1, b"begun"))
+        .await
+        .expect("write");
+    let trickle = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(80)).await; // pacing the sender
+            let mut frames = client_frame(false, 0, b"more");
+            frames.extend_from_slice(&client_frame(true, 9, b"still here"));
+            if wr.write_all(&frames).await.is_err() {
+                break;
+            }
+        }
+    });
+    // The pongs keep the reads busy: bound the whole wait, not each read.
+    let frames = tokio::time::timeout(limit * 10, frames_until_eof(&mut rd, rest))
+        .await
+        .expect("closed within ten times the bound");
+    let elapsed = started.elapsed();
+    trickle.abort();
+    assert!(
+        frames.iter().any(|f| f.opcode == 10),
+        "the pings were answered"
+    );
+    assert_eq!(close_code_of(&frames), Some(1008));
+    assert!(elapsed >= limit, "closed after {elapsed:?}");
+    assert!(elapsed < limit * 10, "closed after {elapsed:?}");
+    match within(ends.recv()).await.expect("the view ended") {
+        Some(CloseCause::Error { code, .. }) => assert_eq!(code, CloseCode::Policy),
+        other => panic!("cause {other:?}"),
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_frame_begun_in_the_same_write_as_a_whole_one_is_bounded() {
+    // Keepalive off: only the input deadline can close this connection.
+    let limit = Duration::from_millis(300);
+    let (app, mut ends) = echo_app(quiet().message_read_timeout(Some(limit)));
+    let server = support::start(app).await;
+    let (mut tcp, rest) = raw_ws(&server).await;
+    let started = Instant::now();
+    // A whole message and, in the same write, three bytes of the next frame; then
+    // nothing more.
+    let mut bytes = client_frame(true, 1, b"whole");
+    bytes.extend_from_slice(&client_frame(true, 1, b"never finished")[..3]);
+    tcp.write_all(&bytes).await.expect("write");
+    let frames = frames_until_eof(&mut tcp, rest).await;
+    let elapsed = started.elapsed();
+    assert_eq!(
+        frames.first().map(|f| f.payload.as_slice()),
+        Some(&b"whole"[..])
+    );
+    assert_eq!(close_code_of(&frames), Some(1008));
+    assert!(elapsed >= limit, "closed after {elapsed:?}");
+    assert!(elapsed < limit * 10, "closed after {elapsed:?}");
+    match within(ends.recv()).await.expect("the view ended") {
+        Some(CloseCause::Error { code, .. }) => assert_eq!(code, CloseCode::Policy),
+        other => panic!("cause {other:?}"),
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn fragmented_messages_finished_in_time_stay_open() {
+    let limit = Duration::from_millis(1000);
+    let (app, mut ends) = echo_app(quiet().message_read_timeout(Some(limit)));
+    let server = support::start(app).await;
+    let (mut tcp, rest) = raw_ws(&server).await;
+    assert!(rest.is_empty());
+    let started = Instant::now();
+    // Three messages of six fragments, 80 ms apart with pings between (about 400 ms
+    // each, 1.2 s together: more than the bound, which is per message). Each next
+    // message begins in the same write as the last fragment of the one before.
+    let mut first = client_frame(false, 1, b"m0-");
+    for m in 0..3u8 {
+        for f in 0..5u8 {
+            tokio::time::sleep(Duration::from_millis(80)).await; // pacing the sender
+            let mut frames = std::mem::take(&mut first);
+            frames.extend_from_slice(&client_frame(true, 9, b"ping"));
+            frames.extend_from_slice(&client_frame(f == 4, 0, &[b'a' + f]));
+            if f == 4 && m < 2 {
+                frames.extend_from_slice(&client_frame(
+                    false,
+                    1,
+                    format!("m{}-", m + 1).as_bytes(),
+                ));
+            }
+            tcp.write_all(&frames).await.expect("write");
+        }
+        // Pongs first (one per ping), then the message's echo.
+        let want = format!("m{m}-abcde");
+        loop {
+            let mut head = [0u8; 2];
+            within(tcp.read_exact(&mut head)).await.expect("a frame");
+            let mut payload = vec![0u8; usize::from(head[1] & 0x7f)];
+            within(tcp.read_exact(&mut payload))
+                .await
+                .expect("its payload");
+            match head[0] & 0x0f {
+                10 => continue,
+                1 => {
+                    assert_eq!(String::from_utf8_lossy(&payload), want);
+                    break;
+                }
+                other => panic!("opcode {other} before the echo of {want}"),
+            }
+        }
+    }
+    assert!(
+        started.elapsed() > limit,
+        "the messages together outlast the bound"
+    );
+    tcp.write_all(&client_frame(true, 8, &1000u16.to_be_bytes()))
+        .await
+        .expect("write");
+    let frames = frames_until_eof(&mut tcp, Vec::new()).await;
+    assert_eq!(close_code_of(&frames), Some(1000));
+    match within(ends.recv()).await.expect("the view ended") {
+        Some(CloseCause::Peer { code, .. }) => assert_eq!(code, Some(CloseCode::Normal)),
         other => panic!("cause {other:?}"),
     }
     server.stop().await;
@@ -455,6 +602,10 @@ fn body_app(settings: Settings) -> App {
         })
 }
 
+async fn body_length(mut req: Request) -> Result<String, wsview::Error> {
+    Ok(format!("{} bytes", req.body().await?.len()))
+}
+
 /// Reads one response head from `tcp`: the status and the head's text.
 async fn read_head(tcp: &mut TcpStream) -> (u16, String) {
     let mut head = Vec::new();
@@ -467,104 +618,6 @@ async fn read_head(tcp: &mut TcpStream) -> (u16, String) {
     }
     let text = String::from_utf8_lossy(&head).into_owned();
     (support::parse_reply(&text).0, text)
-}
-
-#[tokio::test]
-async fn a_slow_body_is_answered_408() {
-    let limit = Duration::from_millis(300);
-    let server = support::start(body_app(quiet().body_read_timeout(Some(limit)))).await;
-    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
-    let started = Instant::now();
-    tcp.write_all(
-        b"POST / HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nContent-Length: 100\r\n\r\n0123456789",
-    )
-    .await
-    .expect("write");
-    // The other 90 bytes never come.
-    let (status, head) = read_head(&mut tcp).await;
-    assert_eq!(status, 408, "{head}");
-    assert!(started.elapsed() >= limit, "after {:?}", started.elapsed());
-    // A body that does arrive in time is read whole, in pieces.
-    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
-    tcp.write_all(b"POST / HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nContent-Length: 20\r\nConnection: close\r\n\r\n0123456789")
-        .await
-        .expect("write");
-    tokio::time::sleep(Duration::from_millis(50)).await; // pacing the sender
-    tcp.write_all(b"abcdefghij").await.expect("write");
-    let mut reply = Vec::new();
-    within(tcp.read_to_end(&mut reply)).await.expect("read");
-    let (status, body) = support::parse_reply(&String::from_utf8_lossy(&reply));
-    assert_eq!((status, body.as_str()), (200, "20 bytes"));
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn a_declared_length_over_the_limit_is_answered_413_before_the_body() {
-    let server = support::start(body_app(quiet().max_body_size(1000))).await;
-    // Whether or not the view would read it.
-    for (path, extra) in [
-        ("/", ""),
-        ("/", "Expect: 100-continue\r\n"),
-        ("/ignore", ""),
-    ] {
-        let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
-        let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nContent-Length: 1000000000000000\r\n{extra}\r\n"
-        );
-        tcp.write_all(head.as_bytes()).await.expect("write");
-        // No byte of the body is sent, and no `100 Continue` may come first.
-        let (status, head) = read_head(&mut tcp).await;
-        assert_eq!(status, 413, "{extra:?}: {head}");
-    }
-    // A chunked body over the limit is cut off at the limit.
-    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
-    tcp.write_all(
-        b"POST / HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nTransfer-Encoding: chunked\r\n\r\n",
-    )
-    .await
-    .expect("write");
-    let chunk = format!("{:x}\r\n{}\r\n", 600, "a".repeat(600));
-    tcp.write_all(chunk.as_bytes()).await.expect("write");
-    tcp.write_all(chunk.as_bytes()).await.expect("write");
-    assert_eq!(read_head(&mut tcp).await.0, 413);
-    server.stop().await;
-}
-
-#[tokio::test]
-async fn a_refusing_middleware_answers_before_the_body_is_sent() {
-    let server = support::start(body_app(quiet())).await;
-    // 2 MiB − 1 declared, none sent: the token check answers at once.
-    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
-    tcp.write_all(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2097151\r\n\r\n")
-        .await
-        .expect("write");
-    assert_eq!(read_head(&mut tcp).await.0, 401);
-    // With `Expect: 100-continue` the client is told no before it sends anything.
-    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
-    tcp.write_all(
-        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n",
-    )
-    .await
-    .expect("write");
-    let (status, head) = read_head(&mut tcp).await;
-    assert_eq!(status, 401, "{head}");
-    // A middleware may read the body itself; the view sees it too.
-    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
-    tcp.write_all(b"POST /peek HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
-        .await
-        .expect("write");
-    let mut reply = Vec::new();
-    within(tcp.read_to_end(&mut reply)).await.expect("read");
-    let reply = String::from_utf8_lossy(&reply);
-    assert!(
-        reply.to_ascii_lowercase().contains("x-peeked: 5"),
-        "{reply}"
-    );
-    assert!(reply.ends_with("5 bytes"), "{reply}");
-    server.stop().await;
-}
-async fn body_length(mut req: Request) -> Result<String, wsview::Error> {
-    Ok(format!("{} bytes", req.body().await?.len()))
 }
 
 /// Reads one response from `tcp`, head and `Content-Length` body: the status and body.
@@ -664,5 +717,100 @@ async fn a_websocket_request_has_an_empty_body_and_is_not_held_by_it() {
         Some(WsMessage::Text(t)) => assert_eq!(t.as_str(), "0 bytes"),
         other => panic!("expected the body's length, got {other:?}"),
     }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_slow_body_is_answered_408() {
+    let limit = Duration::from_millis(300);
+    let server = support::start(body_app(quiet().body_read_timeout(Some(limit)))).await;
+    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
+    let started = Instant::now();
+    tcp.write_all(
+        b"POST / HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nContent-Length: 100\r\n\r\n0123456789",
+    )
+    .await
+    .expect("write");
+    // The other 90 bytes never come.
+    let (status, head) = read_head(&mut tcp).await;
+    assert_eq!(status, 408, "{head}");
+    assert!(started.elapsed() >= limit, "after {:?}", started.elapsed());
+    // A body that does arrive in time is read whole, in pieces.
+    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
+    tcp.write_all(b"POST / HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nContent-Length: 20\r\nConnection: close\r\n\r\n0123456789")
+        .await
+        .expect("write");
+    tokio::time::sleep(Duration::from_millis(50)).await; // pacing the sender
+    tcp.write_all(b"abcdefghij").await.expect("write");
+    let mut reply = Vec::new();
+    within(tcp.read_to_end(&mut reply)).await.expect("read");
+    let (status, body) = support::parse_reply(&String::from_utf8_lossy(&reply));
+    assert_eq!((status, body.as_str()), (200, "20 bytes"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_declared_length_over_the_limit_is_answered_413_before_the_body() {
+    let server = support::start(body_app(quiet().max_body_size(1000))).await;
+    // Whether or not the view would read it.
+    for (path, extra) in [
+        ("/", ""),
+        ("/", "Expect: 100-continue\r\n"),
+        ("/ignore", ""),
+    ] {
+        let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nContent-Length: 1000000000000000\r\n{extra}\r\n"
+        );
+        tcp.write_all(head.as_bytes()).await.expect("write");
+        // No byte of the body is sent, and no `100 Continue` may come first.
+        let (status, head) = read_head(&mut tcp).await;
+        assert_eq!(status, 413, "{extra:?}: {head}");
+    }
+    // A chunked body over the limit is cut off at the limit.
+    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
+    tcp.write_all(
+        b"POST / HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nTransfer-Encoding: chunked\r\n\r\n",
+    )
+    .await
+    .expect("write");
+    let chunk = format!("{:x}\r\n{}\r\n", 600, "a".repeat(600));
+    tcp.write_all(chunk.as_bytes()).await.expect("write");
+    tcp.write_all(chunk.as_bytes()).await.expect("write");
+    assert_eq!(read_head(&mut tcp).await.0, 413);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_refusing_middleware_answers_before_the_body_is_sent() {
+    let server = support::start(body_app(quiet())).await;
+    // 2 MiB − 1 declared, none sent: the token check answers at once.
+    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
+    tcp.write_all(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2097151\r\n\r\n")
+        .await
+        .expect("write");
+    assert_eq!(read_head(&mut tcp).await.0, 401);
+    // With `Expect: 100-continue` the client is told no before it sends anything.
+    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
+    tcp.write_all(
+        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .await
+    .expect("write");
+    let (status, head) = read_head(&mut tcp).await;
+    assert_eq!(status, 401, "{head}");
+    // A middleware may read the body itself; the view sees it too.
+    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
+    tcp.write_all(b"POST /peek HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
+        .await
+        .expect("write");
+    let mut reply = Vec::new();
+    within(tcp.read_to_end(&mut reply)).await.expect("read");
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(
+        reply.to_ascii_lowercase().contains("x-peeked: 5"),
+        "{reply}"
+    );
+    assert!(reply.ends_with("5 bytes"), "{reply}");
     server.stop().await;
 }
