@@ -486,3 +486,37 @@ impl RequestBuilder {
         self.req
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use http_body_util::Full;
+
+    use super::Request;
+    use crate::request_body::PendingBody;
+
+    fn with_body(body: &'static [u8], limit: usize) -> Request {
+        let (parts, ()) = http::Request::new(()).into_parts();
+        let pending = PendingBody::new(Full::new(Bytes::from_static(body)), limit, None);
+        Request::from_http(parts, Some(pending), None, false)
+    }
+
+    #[tokio::test]
+    async fn a_body_is_read_once_and_kept() {
+        let mut req = with_body(b"{\"a\": 1}", 100);
+        assert_eq!(req.body().await.expect("read").as_ref(), b"{\"a\": 1}");
+        let v: serde_json::Value = req.json().await.expect("kept, and JSON");
+        assert_eq!(v["a"], 1);
+        let err = req.json::<Vec<u8>>().await.expect_err("not a list");
+        assert!(err.is_json() && err.status() == 400, "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_is_kept_too() {
+        let mut req = with_body(b"too long", 3);
+        for _ in 0..2 {
+            let err = req.body().await.expect_err("over the limit");
+            assert!(err.is_body() && err.status() == 413, "{err}");
+        }
+    }
+}
