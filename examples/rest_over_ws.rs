@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{json, Map, Value};
 use wsview::http::{Method, StatusCode};
-use wsview::{api_socket, App, Next, Request, Response};
+use wsview::{api_socket, App, IntoResponse, Next, Request, Response};
 
 /// The default demo token, when `WSVIEW_DEMO_TOKEN` is not set.
 pub const DEFAULT_TOKEN: &str = "demo-token";
@@ -71,7 +71,7 @@ pub fn app(token: String) -> App {
         })
         .route("/api/snippets/", move |req: Request| {
             let store = list_store.clone();
-            async move { snippet_list(req, &store) }
+            async move { snippet_list(req, &store).await }
         })
         .route("/api/snippets/{id}/", move |req: Request| {
             let store = detail_store.clone();
@@ -113,19 +113,20 @@ fn same_secret(a: &str, b: &str) -> bool {
 }
 
 /// `GET` lists, `POST` creates.
-fn snippet_list(req: Request, store: &Store) -> Response {
+async fn snippet_list(mut req: Request, store: &Store) -> Response {
     match *req.method() {
         Method::GET | Method::HEAD => {
             let all: Vec<Value> = lock(store).items.values().cloned().collect();
             Response::json(&all)
         }
         Method::POST => {
-            let fields = match req.json::<Map<String, Value>>() {
+            let fields = match req.json::<Map<String, Value>>().await {
                 Ok(fields) => fields,
-                Err(_) => {
+                Err(e) if e.is_json() => {
                     return Response::json(&json!({ "detail": "The body must be a JSON object." }))
                         .with_status(StatusCode::BAD_REQUEST)
                 }
+                Err(e) => return e.into_response(), // too large (413) or too slow (408)
             };
             let text = |name: &str, default: Option<&str>| match fields.get(name) {
                 Some(Value::String(s)) => Ok(s.clone()),

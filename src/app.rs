@@ -217,7 +217,15 @@ impl App {
 
     /// Serves over TLS when the environment names a certificate and key: the PEM files
     /// in `WSVIEW_TLS_CERT` and `WSVIEW_TLS_KEY` (see
-    /// [`TlsConfig::from_env`](crate::TlsConfig::from_env)); unchanged when neither is
+    // The type exists only with the feature: a link to it would be broken without.
+    #[cfg_attr(
+        feature = "tls",
+        doc = "[`TlsConfig::from_env`](crate::tls::config::TlsConfig::from_env)); unchanged when neither is"
+    )]
+    #[cfg_attr(
+        not(feature = "tls"),
+        doc = "`TlsConfig::from_env`, feature `tls`); unchanged when neither is"
+    )]
     /// set. What the examples call, so each serves `https://` and `wss://` when asked.
     /// An error names the bad file or the missing variable; without the `tls` feature,
     /// setting either variable is an error rather than silently serving plain HTTP.

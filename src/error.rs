@@ -36,6 +36,7 @@ enum Kind {
     Protocol(Box<dyn std::error::Error + Send + Sync>),
     InvalidCloseCode(u16),
     Body(BodyProblem),
+    Json(serde_json::Error),
 }
 
 /// Why a request body could not be read.
@@ -77,6 +78,12 @@ impl Error {
     pub(crate) fn body(problem: BodyProblem) -> Self {
         Error {
             kind: Kind::Body(problem),
+        }
+    }
+
+    pub(crate) fn json(source: serde_json::Error) -> Self {
+        Error {
+            kind: Kind::Json(source),
         }
     }
 
@@ -124,6 +131,15 @@ impl Error {
         matches!(self.kind, Kind::Body(_))
     }
 
+    /// The request body is not the JSON [`Request::json`](crate::Request::json) was
+    /// asked for (not JSON, or not of that shape): 400. [`source`] tells what serde
+    /// found.
+    ///
+    /// [`source`]: std::error::Error::source
+    pub fn is_json(&self) -> bool {
+        matches!(self.kind, Kind::Json(_))
+    }
+
     /// A close code that may not be sent (1005, 1006, 1015, or outside the ranges RFC
     /// 6455 §7.4 allows); [`invalid_close_code`](Self::invalid_close_code) tells which.
     pub fn is_invalid_close_code(&self) -> bool {
@@ -146,6 +162,7 @@ impl Error {
             Kind::Body(BodyProblem::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
             Kind::Body(BodyProblem::TimedOut) => StatusCode::REQUEST_TIMEOUT,
             Kind::Body(BodyProblem::Unreadable) => StatusCode::BAD_REQUEST,
+            Kind::Json(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -163,6 +180,7 @@ impl std::fmt::Display for Error {
             Kind::Body(BodyProblem::TooLarge) => f.write_str("Payload Too Large"),
             Kind::Body(BodyProblem::TimedOut) => f.write_str("Request Timeout"),
             Kind::Body(BodyProblem::Unreadable) => f.write_str("Could not read the request body."),
+            Kind::Json(e) => write!(f, "Invalid JSON body: {e}"),
         }
     }
 }
@@ -171,13 +189,16 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.kind {
             Kind::Protocol(e) => Some(&**e),
+            Kind::Json(e) => Some(e),
             _ => None,
         }
     }
 }
 
 /// An error a view returns (with `?`) becomes a response: **400** `text/plain` for an
-/// [upgrade](Error::is_upgrade) that could not complete, **500** for everything else
+/// [upgrade](Error::is_upgrade) that could not complete or a body that is not the
+/// [JSON](Error::is_json) asked for, **413**, **408** or **400** for a body that could
+/// not be [read](Error::is_body), **500** for everything else
 /// (a closed connection, an engine error, an invalid close code: the view stopped
 /// early), with the error's text as the body. It is logged at debug level.
 ///

@@ -8,18 +8,20 @@ use http::header::HeaderMap;
 use http::{Extensions, Method, Uri, Version};
 
 use crate::app_state::StateMap;
-use crate::error::Error;
+use crate::error::{BodyProblem, Error};
 use crate::request_body::PendingBody;
 use crate::websocket::connection::Shared;
 use crate::websocket::socket::WebSocket;
 
 /// An HTTP request and, for a WebSocket request, the [`WebSocket`] to talk over.
 ///
-/// The body is read on demand: middleware sees the request before any of the body is
-/// read (so one that refuses it answers at once), and the body is read, within
+/// The body is read on demand (django's `request.body`): nothing of it is read until a
+/// middleware or the view awaits [`body`](Self::body) or [`json`](Self::json), so one
+/// that answers without it (a refused token, a view that needs only the URL) never
+/// waits for it. It is read within
 /// [`Settings::max_body_size`](crate::Settings::max_body_size) and
-/// [`Settings::body_read_timeout`](crate::Settings::body_read_timeout), just before the
-/// view runs, or when a middleware calls [`read_body`](Self::read_body).
+/// [`Settings::body_read_timeout`](crate::Settings::body_read_timeout), once: whoever
+/// asks next gets it at once.
 ///
 /// ```
 /// use wsview::Request;
@@ -36,6 +38,14 @@ pub struct Request {
     p: Box<RequestParts>,
 }
 
+/// Where a request's body is: read (or given), still on its connection, or failed to
+/// read (kept, so asking again gives the same error, not an empty body).
+enum BodyState {
+    Read(Bytes),
+    Unread(Box<PendingBody>),
+    Failed(BodyProblem),
+}
+
 /// What a [`Request`] holds.
 struct RequestParts {
     method: Method,
@@ -43,9 +53,7 @@ struct RequestParts {
     version: Version,
     headers: HeaderMap,
     extensions: Extensions,
-    body: Bytes,
-    /// The body still to be read (see [`Request::read_body`]).
-    unread_body: Option<Box<PendingBody>>,
+    body: BodyState,
     params: Vec<(String, String)>,
     remote_addr: Option<SocketAddr>,
     /// The request arrived over TLS.
@@ -70,8 +78,7 @@ impl Request {
                     version: Version::HTTP_11,
                     headers: HeaderMap::new(),
                     extensions: Extensions::new(),
-                    body: Bytes::new(),
-                    unread_body: None,
+                    body: BodyState::Read(Bytes::new()),
                     params: Vec::new(),
                     remote_addr: None,
                     secure: false,
@@ -162,44 +169,72 @@ impl Request {
         &mut self.p.extensions
     }
 
-    /// The body. A view gets its request with the body read; a middleware sees an empty
-    /// body until it calls [`read_body`](Self::read_body).
-    pub fn body(&self) -> &Bytes {
-        &self.p.body
-    }
-
-    /// Reads the body if it has not been read yet, and returns it. A body larger than
-    /// [`Settings::max_body_size`](crate::Settings::max_body_size) or slower than
-    /// [`Settings::body_read_timeout`](crate::Settings::body_read_timeout) is an error
-    /// whose response is 413 or 408 ([`Error::is_body`]); return it as the response.
+    /// Reads the body, if no one has yet, and returns it. The first call reads it from
+    /// the connection, within
+    /// [`Settings::max_body_size`](crate::Settings::max_body_size) and
+    /// [`Settings::body_read_timeout`](crate::Settings::body_read_timeout); later calls
+    /// (a view after a middleware that read it) return it at once, as does a request
+    /// that carries its body already (built with [`RequestBuilder::body`], or arrived
+    /// over [`api_socket`](mod@crate::api_socket)). A WebSocket request has no body:
+    /// empty, at once.
+    ///
+    /// A body too large or too slow is an error whose response is 413 or 408
+    /// ([`Error::is_body`]): return it (`?` in a view).
     ///
     /// ```
     /// use wsview::{IntoResponse, Next, Request, Response};
     ///
     /// async fn log_size(mut req: Request, next: Next) -> Response {
-    ///     match req.read_body().await {
+    ///     match req.body().await {
     ///         Ok(body) => tracing::info!(bytes = body.len(), "request body"),
     ///         Err(e) => return e.into_response(),
     ///     }
-    ///     next.run(req).await
+    ///     next.run(req).await // the view's `body()` returns the same bytes at once
     /// }
     /// # let _ = log_size;
     /// ```
-    pub async fn read_body(&mut self) -> Result<&Bytes, Error> {
-        if let Some(unread) = self.p.unread_body.take() {
-            self.p.body = unread.read().await?;
+    pub async fn body(&mut self) -> Result<&Bytes, Error> {
+        if let BodyState::Unread(_) = self.p.body {
+            // Failed until the read completes: a read given up half way lost the body.
+            let state =
+                std::mem::replace(&mut self.p.body, BodyState::Failed(BodyProblem::Unreadable));
+            if let BodyState::Unread(unread) = state {
+                self.p.body = match unread.read().await {
+                    Ok(bytes) => BodyState::Read(bytes),
+                    Err(problem) => BodyState::Failed(problem),
+                };
+            }
         }
-        Ok(&self.p.body)
+        match &self.p.body {
+            BodyState::Read(bytes) => Ok(bytes),
+            BodyState::Failed(problem) => Err(Error::body(*problem)),
+            BodyState::Unread(_) => Err(Error::body(BodyProblem::Unreadable)),
+        }
     }
 
-    /// Whether some of the body may still be unread.
-    pub(crate) fn has_unread_body(&self) -> bool {
-        self.p.unread_body.is_some()
-    }
-
-    /// The body parsed as JSON.
-    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_slice(&self.p.body)
+    /// Reads the body (as [`body`](Self::body) does) and parses it as JSON. A body
+    /// that is not JSON of type `T` is an error answered 400 ([`Error::is_json`]);
+    /// one too large or too slow, 413 or 408.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wsview::{App, Request, Response};
+    ///
+    /// async fn add(mut req: Request) -> Result<Response, wsview::Error> {
+    ///     let [a, b]: [i64; 2] = req.json().await?;
+    ///     Ok(Response::text((a + b).to_string()))
+    /// }
+    ///
+    /// let app = App::new().route("/add", add).build()?;
+    /// let resp = app.handle(Request::builder().uri("/add").body("[2, 3]").build()).await;
+    /// assert_eq!(resp.body().as_ref(), b"5");
+    /// let resp = app.handle(Request::builder().uri("/add").body("[2,").build()).await;
+    /// assert_eq!(resp.status(), 400);
+    /// # Ok(()) }
+    /// ```
+    pub async fn json<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, Error> {
+        serde_json::from_slice(self.body().await?).map_err(Error::json)
     }
 
     /// Path parameter `name` from the route (`/socket/{namespace}`).
@@ -298,7 +333,9 @@ impl Request {
         req.p.version = parts.version;
         req.p.headers = parts.headers;
         req.p.extensions = parts.extensions;
-        req.p.unread_body = body.map(Box::new);
+        if let Some(body) = body {
+            req.p.body = BodyState::Unread(Box::new(body));
+        }
         req.p.remote_addr = remote_addr;
         req
     }
@@ -422,8 +459,7 @@ impl RequestBuilder {
 
     /// Sets the body.
     pub fn body(mut self, body: impl Into<Bytes>) -> Self {
-        self.req.p.body = body.into();
-        self.req.p.unread_body = None;
+        self.req.p.body = BodyState::Read(body.into());
         self
     }
 
@@ -448,5 +484,39 @@ impl RequestBuilder {
     /// The request.
     pub fn build(self) -> Request {
         self.req
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use http_body_util::Full;
+
+    use super::Request;
+    use crate::request_body::PendingBody;
+
+    fn with_body(body: &'static [u8], limit: usize) -> Request {
+        let (parts, ()) = http::Request::new(()).into_parts();
+        let pending = PendingBody::new(Full::new(Bytes::from_static(body)), limit, None);
+        Request::from_http(parts, Some(pending), None, false)
+    }
+
+    #[tokio::test]
+    async fn a_body_is_read_once_and_kept() {
+        let mut req = with_body(b"{\"a\": 1}", 100);
+        assert_eq!(req.body().await.expect("read").as_ref(), b"{\"a\": 1}");
+        let v: serde_json::Value = req.json().await.expect("kept, and JSON");
+        assert_eq!(v["a"], 1);
+        let err = req.json::<Vec<u8>>().await.expect_err("not a list");
+        assert!(err.is_json() && err.status() == 400, "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_is_kept_too() {
+        let mut req = with_body(b"too long", 3);
+        for _ in 0..2 {
+            let err = req.body().await.expect_err("over the limit");
+            assert!(err.is_body() && err.status() == 413, "{err}");
+        }
     }
 }

@@ -1,7 +1,6 @@
-//! A request body read on demand: nothing of it is read until someone asks (a view, or
-//! a middleware calling [`Request::read_body`](crate::Request::read_body)), so a
-//! middleware that answers first never waits for it. Read within the size limit and
-//! the body read timeout.
+//! A request body read on demand: nothing of it is read until someone asks (a middleware
+//! or the view awaiting [`Request::body`](crate::Request::body)), so one that answers
+//! first never waits for it. Read within the size limit and the body read timeout.
 
 use std::pin::Pin;
 use std::sync::Mutex;
@@ -10,7 +9,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 
-use crate::error::{BodyProblem, Error};
+use crate::error::BodyProblem;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -39,24 +38,24 @@ impl PendingBody {
     }
 
     /// Reads the whole body: 413 past the limit, 408 past the timeout.
-    pub(crate) async fn read(self) -> Result<Bytes, Error> {
+    pub(crate) async fn read(self) -> Result<Bytes, BodyProblem> {
         let body = self.body.into_inner().unwrap_or_else(|e| e.into_inner());
         let collect = collect(body, self.limit);
         match self.timeout {
             Some(limit) => tokio::time::timeout(limit, collect)
                 .await
-                .unwrap_or(Err(Error::body(BodyProblem::TimedOut))),
+                .unwrap_or(Err(BodyProblem::TimedOut)),
             None => collect.await,
         }
     }
 }
 
 /// The body's data, at most `limit` bytes (one chunk is kept as it is, not copied).
-async fn collect(mut body: DynBody, limit: usize) -> Result<Bytes, Error> {
+async fn collect(mut body: DynBody, limit: usize) -> Result<Bytes, BodyProblem> {
     let mut first: Option<Bytes> = None;
     let mut rest = BytesMut::new();
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| Error::body(BodyProblem::Unreadable))?;
+        let frame = frame.map_err(|_| BodyProblem::Unreadable)?;
         let Ok(data) = frame.into_data() else {
             continue; // trailers
         };
@@ -67,7 +66,7 @@ async fn collect(mut body: DynBody, limit: usize) -> Result<Bytes, Error> {
             rest.len()
         };
         if have + data.len() > limit {
-            return Err(Error::body(BodyProblem::TooLarge));
+            return Err(BodyProblem::TooLarge);
         }
         match &first {
             None => first = Some(data),

@@ -13,7 +13,10 @@ use crate::service::AppService;
 
 /// A bound server; run it with [`run`](Self::run) or [`run_until`](Self::run_until).
 ///
-/// Every connection speaks HTTP/1.1 or HTTP/2: over TLS (see [`App::tls`](crate::App::tls),
+/// Every connection speaks HTTP/1.1 or HTTP/2: over TLS (see
+// `App::tls` exists only with the feature: a link to it would be broken without.
+#[cfg_attr(feature = "tls", doc = "[`App::tls`](crate::app::App::tls),")]
+#[cfg_attr(not(feature = "tls"), doc = "`App::tls`,")]
 /// feature `tls`) as ALPN chose, on plain TCP HTTP/2 when the client starts with its
 /// preface (h2c with prior knowledge). WebSockets work over both (RFC 8441 over HTTP/2).
 ///

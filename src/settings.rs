@@ -263,8 +263,9 @@ impl Settings {
     /// How long a WebSocket frame or message may take to arrive once its first byte has:
     /// a peer that starts one and stalls is closed with 1008 and its half-received input
     /// freed ([`CloseCause::Error`](crate::CloseCause::Error) with code 1008). The clock
-    /// restarts with each complete frame the peer sends, control frames included. `None`
-    /// waits forever. Default 30 s.
+    /// runs from the message's first byte to its last: a fragmented message must be
+    /// whole within it, however many fragments and pings the peer sends meanwhile; it
+    /// restarts only with the next message. `None` waits forever. Default 30 s.
     pub fn message_read_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.message_read_timeout = timeout;
         self

@@ -9,7 +9,7 @@ use crate::response::{IntoResponse, Response};
 
 /// An error a view returns: a status and a message. `?` converts any
 /// [`std::error::Error`] into one, so a view returning `Result<Response, ViewError>`
-/// can use `?` on a database call, `req.json()`, and the WebSocket's own methods
+/// can use `?` on a database call, `req.json().await`, and the WebSocket's own methods
 /// together.
 ///
 /// The status comes from where the error was made:
@@ -17,7 +17,7 @@ use crate::response::{IntoResponse, Response};
 /// | made from | status | body |
 /// |---|---|---|
 /// | [`ViewError::new`] / [`bad_request`](Self::bad_request) / [`not_found`](Self::not_found) / [`OrStatus::or_status`] | the one given | the message given |
-/// | a [`wsview::Error`](crate::Error) | [`Error::status`]: 400 for an upgrade that could not complete, 500 otherwise | the error's text |
+/// | a [`wsview::Error`](crate::Error) | [`Error::status`]: 400 for an upgrade that could not complete or a body that is not the JSON asked for, 413 or 408 for a body too large or too slow, 500 otherwise | the error's text |
 /// | any other error, by `?` | 500 | `Internal Server Error` (the error's text is logged, not sent) |
 ///
 /// As for every response, a WebSocket view that has accepted does not send it: the
@@ -33,8 +33,8 @@ use crate::response::{IntoResponse, Response};
 ///     qty: u32,
 /// }
 ///
-/// async fn order(req: Request) -> Result<Response, ViewError> {
-///     let order: Order = req.json().or_status(400)?; // a bad body is the client's fault
+/// async fn order(mut req: Request) -> Result<Response, ViewError> {
+///     let order: Order = req.json().await?; // not an order: 400, the client's fault
 ///     if order.qty == 0 {
 ///         return Err(ViewError::bad_request("qty must be positive"));
 ///     }
@@ -46,6 +46,8 @@ use crate::response::{IntoResponse, Response};
 /// let resp = app.handle(Request::builder().uri("/order").body(r#"{"qty": 2}"#).build()).await;
 /// assert_eq!((resp.status().as_u16(), resp.body().as_ref()), (200, &b"6"[..]));
 /// let resp = app.handle(Request::builder().uri("/order").body("{").build()).await;
+/// assert_eq!(resp.status(), 400);
+/// let resp = app.handle(Request::builder().uri("/order").body(r#"{"qty": -1}"#).build()).await;
 /// assert_eq!(resp.status(), 400);
 /// let resp = app.handle(Request::builder().uri("/order").body(r#"{"qty": 0}"#).build()).await;
 /// assert_eq!(resp.body().as_ref(), b"qty must be positive");

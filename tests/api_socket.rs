@@ -22,7 +22,9 @@ use tokio::sync::{mpsc, Notify};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use wsview::http::StatusCode;
-use wsview::{api_socket, App, Next, Request, Response, VirtualRequest, WebSocketSender};
+use wsview::{
+    api_socket, App, IntoResponse, Next, Request, Response, VirtualRequest, WebSocketSender,
+};
 
 // ---------------------------------------------------------------------------------------
 // The app under test
@@ -209,13 +211,13 @@ fn app(state: &Arc<State>) -> App {
         )
 }
 
-async fn items(req: Request) -> Response {
+async fn items(mut req: Request) -> Response {
     match req.method().as_str() {
         "GET" | "HEAD" => Response::json(&json!([{"id": 1, "name": "Acme Inc."}]))
             .with_header("x-total", "1")
             .with_header("set-cookie", "a=1")
             .with_header("set-cookie", "b=2"),
-        "POST" => match req.json::<Value>() {
+        "POST" => match req.json::<Value>().await {
             Ok(body) => Response::json(&json!({"id": 2, "created": body}))
                 .with_status(201)
                 .with_header("location", "/api/items/2/"),
@@ -237,7 +239,12 @@ async fn item(req: Request) -> Response {
 }
 
 /// Everything the view sees about its request.
-async fn inspect(req: Request) -> Response {
+async fn inspect(mut req: Request) -> Response {
+    // Over the socket the body came in the message: this returns at once.
+    let body = match req.body().await {
+        Ok(body) => String::from_utf8_lossy(body).into_owned(),
+        Err(e) => return e.into_response(),
+    };
     let mut headers = BTreeMap::new();
     for (name, value) in req.headers() {
         headers
@@ -253,7 +260,7 @@ async fn inspect(req: Request) -> Response {
         "remote_addr": req.remote_addr().map(|a| a.to_string()),
         "is_virtual": req.is_virtual(),
         "is_websocket": req.is_websocket(),
-        "body": String::from_utf8_lossy(req.body()),
+        "body": body,
     }))
 }
 

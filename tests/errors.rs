@@ -38,11 +38,11 @@ async fn room(req: Request) -> Result<Response, AppError> {
     Ok(Response::text("welcome"))
 }
 
-async fn fails(req: Request) -> Result<Response, ViewError> {
+async fn fails(mut req: Request) -> Result<Response, ViewError> {
     match req.query("how").as_deref() {
         Some("other") => Err(Unavailable)?,
         Some("json") => {
-            let v: serde_json::Value = req.json().or_status(422)?;
+            let v: serde_json::Value = req.json().await.or_status(422)?;
             Ok(Response::json(&v))
         }
         Some("missing") => {

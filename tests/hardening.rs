@@ -71,7 +71,10 @@ struct Frame {
 
 /// Reads server frames until the connection ends; returns them (server frames are not
 /// masked; these tests only see short ones).
-async fn frames_until_eof(tcp: &mut TcpStream, mut got: Vec<u8>) -> Vec<Frame> {
+async fn frames_until_eof(
+    tcp: &mut (impl tokio::io::AsyncRead + Unpin),
+    mut got: Vec<u8>,
+) -> Vec<Frame> {
     let mut buf = [0u8; 4096];
     loop {
         match within(tcp.read(&mut buf)).await {
@@ -230,6 +233,150 @@ async fn a_trickled_half_frame_is_closed_with_1008() {
     assert!(elapsed < limit * 10, "closed after {elapsed:?}");
     match within(ends.recv()).await.expect("the view ended") {
         Some(CloseCause::Error { code, .. }) => assert_eq!(code, CloseCode::Policy),
+        other => panic!("cause {other:?}"),
+    }
+    server.stop().await;
+}
+
+/// A masked client frame (with a zero mask): `fin`, `opcode`, a short `payload`.
+fn client_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = client_header(opcode, payload.len() as u64);
+    if !fin {
+        frame[0] &= 0x7f;
+    }
+    frame.extend_from_slice(payload);
+    frame
+}
+
+#[tokio::test]
+async fn a_fragmented_message_never_finished_is_closed_with_1008_despite_pings() {
+    let limit = Duration::from_millis(400);
+    let (app, mut ends) = echo_app(quiet().message_read_timeout(Some(limit)));
+    let server = support::start(app).await;
+    let (tcp, rest) = raw_ws(&server).await;
+    let (mut rd, mut wr) = tcp.into_split();
+    let started = Instant::now();
+    // A text message begun, then every 80 ms (a fifth of the bound) one more fragment
+    // and a ping: every frame is complete, but the message never is.
+    wr.write_all(&client_frame(false, 1, b"begun"))
+        .await
+        .expect("write");
+    let trickle = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(80)).await; // pacing the sender
+            let mut frames = client_frame(false, 0, b"more");
+            frames.extend_from_slice(&client_frame(true, 9, b"still here"));
+            if wr.write_all(&frames).await.is_err() {
+                break;
+            }
+        }
+    });
+    // The pongs keep the reads busy: bound the whole wait, not each read.
+    let frames = tokio::time::timeout(limit * 10, frames_until_eof(&mut rd, rest))
+        .await
+        .expect("closed within ten times the bound");
+    let elapsed = started.elapsed();
+    trickle.abort();
+    assert!(
+        frames.iter().any(|f| f.opcode == 10),
+        "the pings were answered"
+    );
+    assert_eq!(close_code_of(&frames), Some(1008));
+    assert!(elapsed >= limit, "closed after {elapsed:?}");
+    assert!(elapsed < limit * 10, "closed after {elapsed:?}");
+    match within(ends.recv()).await.expect("the view ended") {
+        Some(CloseCause::Error { code, .. }) => assert_eq!(code, CloseCode::Policy),
+        other => panic!("cause {other:?}"),
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_frame_begun_in_the_same_write_as_a_whole_one_is_bounded() {
+    // Keepalive off: only the input deadline can close this connection.
+    let limit = Duration::from_millis(300);
+    let (app, mut ends) = echo_app(quiet().message_read_timeout(Some(limit)));
+    let server = support::start(app).await;
+    let (mut tcp, rest) = raw_ws(&server).await;
+    let started = Instant::now();
+    // A whole message and, in the same write, three bytes of the next frame; then
+    // nothing more.
+    let mut bytes = client_frame(true, 1, b"whole");
+    bytes.extend_from_slice(&client_frame(true, 1, b"never finished")[..3]);
+    tcp.write_all(&bytes).await.expect("write");
+    let frames = frames_until_eof(&mut tcp, rest).await;
+    let elapsed = started.elapsed();
+    assert_eq!(
+        frames.first().map(|f| f.payload.as_slice()),
+        Some(&b"whole"[..])
+    );
+    assert_eq!(close_code_of(&frames), Some(1008));
+    assert!(elapsed >= limit, "closed after {elapsed:?}");
+    assert!(elapsed < limit * 10, "closed after {elapsed:?}");
+    match within(ends.recv()).await.expect("the view ended") {
+        Some(CloseCause::Error { code, .. }) => assert_eq!(code, CloseCode::Policy),
+        other => panic!("cause {other:?}"),
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn fragmented_messages_finished_in_time_stay_open() {
+    let limit = Duration::from_millis(1000);
+    let (app, mut ends) = echo_app(quiet().message_read_timeout(Some(limit)));
+    let server = support::start(app).await;
+    let (mut tcp, rest) = raw_ws(&server).await;
+    assert!(rest.is_empty());
+    let started = Instant::now();
+    // Three messages of six fragments, 80 ms apart with pings between (about 400 ms
+    // each, 1.2 s together: more than the bound, which is per message). Each next
+    // message begins in the same write as the last fragment of the one before.
+    let mut first = client_frame(false, 1, b"m0-");
+    for m in 0..3u8 {
+        for f in 0..5u8 {
+            tokio::time::sleep(Duration::from_millis(80)).await; // pacing the sender
+            let mut frames = std::mem::take(&mut first);
+            frames.extend_from_slice(&client_frame(true, 9, b"ping"));
+            frames.extend_from_slice(&client_frame(f == 4, 0, &[b'a' + f]));
+            if f == 4 && m < 2 {
+                frames.extend_from_slice(&client_frame(
+                    false,
+                    1,
+                    format!("m{}-", m + 1).as_bytes(),
+                ));
+            }
+            tcp.write_all(&frames).await.expect("write");
+        }
+        // Pongs first (one per ping), then the message's echo.
+        let want = format!("m{m}-abcde");
+        loop {
+            let mut head = [0u8; 2];
+            within(tcp.read_exact(&mut head)).await.expect("a frame");
+            let mut payload = vec![0u8; usize::from(head[1] & 0x7f)];
+            within(tcp.read_exact(&mut payload))
+                .await
+                .expect("its payload");
+            match head[0] & 0x0f {
+                10 => continue,
+                1 => {
+                    assert_eq!(String::from_utf8_lossy(&payload), want);
+                    break;
+                }
+                other => panic!("opcode {other} before the echo of {want}"),
+            }
+        }
+    }
+    assert!(
+        started.elapsed() > limit,
+        "the messages together outlast the bound"
+    );
+    tcp.write_all(&client_frame(true, 8, &1000u16.to_be_bytes()))
+        .await
+        .expect("write");
+    let frames = frames_until_eof(&mut tcp, Vec::new()).await;
+    assert_eq!(close_code_of(&frames), Some(1000));
+    match within(ends.recv()).await.expect("the view ended") {
+        Some(CloseCause::Peer { code, .. }) => assert_eq!(code, Some(CloseCode::Normal)),
         other => panic!("cause {other:?}"),
     }
     server.stop().await;
@@ -425,7 +572,8 @@ async fn a_message_with_24600_headers_is_answered_400_and_the_socket_serves_on()
 // ---------------------------------------------------------------------------------------
 
 /// An app whose middleware refuses requests without `X-Token: ok` (401), with a view that
-/// echoes the body's length, and a middleware-readable body at `/peek`.
+/// echoes the body's length, a middleware-readable body at `/peek`, a view that answers
+/// without the body at `/ignore` and one that parses it as JSON at `/json`.
 fn body_app(settings: Settings) -> App {
     App::new()
         .settings(settings)
@@ -434,7 +582,7 @@ fn body_app(settings: Settings) -> App {
                 return wsview::Response::text("no token").with_status(401);
             }
             if req.path() == "/peek" {
-                let len = match req.read_body().await {
+                let len = match req.body().await {
                     Ok(body) => body.len(),
                     Err(e) => return wsview::IntoResponse::into_response(e),
                 };
@@ -443,12 +591,19 @@ fn body_app(settings: Settings) -> App {
             }
             next.run(req).await
         })
-        .route("/", |req: Request| async move {
-            format!("{} bytes", req.body().len())
+        .route("/", body_length)
+        .route("/peek", body_length)
+        .route("/ignore", |req: Request| async move {
+            format!("{} without the body", req.method())
         })
-        .route("/peek", |req: Request| async move {
-            format!("{} bytes", req.body().len())
+        .route("/json", |mut req: Request| async move {
+            let v: Value = req.json().await?;
+            Ok::<_, wsview::Error>(format!("{} keys", v.as_object().map_or(0, |o| o.len())))
         })
+}
+
+async fn body_length(mut req: Request) -> Result<String, wsview::Error> {
+    Ok(format!("{} bytes", req.body().await?.len()))
 }
 
 /// Reads one response head from `tcp`: the status and the head's text.
@@ -463,6 +618,106 @@ async fn read_head(tcp: &mut TcpStream) -> (u16, String) {
     }
     let text = String::from_utf8_lossy(&head).into_owned();
     (support::parse_reply(&text).0, text)
+}
+
+/// Reads one response from `tcp`, head and `Content-Length` body: the status and body.
+async fn read_reply(tcp: &mut TcpStream) -> (u16, String) {
+    let (status, head) = read_head(tcp).await;
+    let len = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    within(tcp.read_exact(&mut body)).await.expect("the body");
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn a_view_that_ignores_the_body_answers_before_it_is_sent() {
+    let server = support::start(body_app(quiet())).await;
+    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
+    // 1 MB declared (within the limit), 1000 bytes sent: the rest waits for the reply.
+    tcp.write_all(
+        b"POST /ignore HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nContent-Length: 1000000\r\n\r\n",
+    )
+    .await
+    .expect("write");
+    tcp.write_all(&[b'x'; 1000]).await.expect("write");
+    let (status, body) = read_reply(&mut tcp).await;
+    assert_eq!((status, body.as_str()), (200, "POST without the body"));
+    // A view that reads gets the whole body, sent in two writes, the second only once
+    // the first is out.
+    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
+    tcp.write_all(b"POST / HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nContent-Length: 1000000\r\n\r\n")
+        .await
+        .expect("write");
+    tcp.write_all(&vec![b'a'; 400_000]).await.expect("write");
+    tcp.flush().await.expect("flush");
+    tcp.write_all(&vec![b'b'; 600_000]).await.expect("write");
+    assert_eq!(
+        read_reply(&mut tcp).await,
+        (200, "1000000 bytes".to_owned())
+    );
+    // The same connection serves on: the body was read to its end.
+    tcp.write_all(b"POST /ignore HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nContent-Length: 0\r\n\r\n")
+        .await
+        .expect("write");
+    assert_eq!(
+        read_reply(&mut tcp).await,
+        (200, "POST without the body".to_owned())
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_answered_400() {
+    let server = support::start(body_app(quiet())).await;
+    let post = |body: &str| {
+        format!(
+            "POST /json HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
+    tcp.write_all(post(r#"{"a": 1, "b": [2]}"#).as_bytes())
+        .await
+        .expect("write");
+    assert_eq!(read_reply(&mut tcp).await, (200, "2 keys".to_owned()));
+    for bad in ["{", "[1, 2", "\u{1}"] {
+        tcp.write_all(post(bad).as_bytes()).await.expect("write");
+        let (status, body) = read_reply(&mut tcp).await;
+        assert_eq!(status, 400, "{bad:?}: {body}");
+        assert!(body.starts_with("Invalid JSON body: "), "{bad:?}: {body}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_websocket_request_has_an_empty_body_and_is_not_held_by_it() {
+    let app = App::new().settings(quiet()).route(
+        "/",
+        accept_websocket(|mut req: Request| async move {
+            let len = match req.body().await {
+                Ok(body) => body.len(),
+                Err(e) => return wsview::IntoResponse::into_response(e),
+            };
+            if let Some(ws) = req.websocket() {
+                let _ = ws.send(format!("{len} bytes")).await;
+            }
+            wsview::Response::empty()
+        }),
+    );
+    let server = support::start(app).await;
+    let mut ws = server.connect("/").await;
+    match support::next_data(&mut ws).await {
+        Some(WsMessage::Text(t)) => assert_eq!(t.as_str(), "0 bytes"),
+        other => panic!("expected the body's length, got {other:?}"),
+    }
+    server.stop().await;
 }
 
 #[tokio::test]
@@ -497,10 +752,15 @@ async fn a_slow_body_is_answered_408() {
 #[tokio::test]
 async fn a_declared_length_over_the_limit_is_answered_413_before_the_body() {
     let server = support::start(body_app(quiet().max_body_size(1000))).await;
-    for extra in ["", "Expect: 100-continue\r\n"] {
+    // Whether or not the view would read it.
+    for (path, extra) in [
+        ("/", ""),
+        ("/", "Expect: 100-continue\r\n"),
+        ("/ignore", ""),
+    ] {
         let mut tcp = TcpStream::connect(server.addr).await.expect("connect");
         let head = format!(
-            "POST / HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nContent-Length: 1000000000000000\r\n{extra}\r\n"
+            "POST {path} HTTP/1.1\r\nHost: t\r\nX-Token: ok\r\nContent-Length: 1000000000000000\r\n{extra}\r\n"
         );
         tcp.write_all(head.as_bytes()).await.expect("write");
         // No byte of the body is sent, and no `100 Continue` may come first.

@@ -3,7 +3,9 @@
 mod support;
 
 use support::{parse_reply, start, upgrade_request};
-use wsview::{accept_websocket, require_websocket, App, Next, Request, Response, Settings};
+use wsview::{
+    accept_websocket, require_websocket, App, IntoResponse, Next, Request, Response, Settings,
+};
 
 async fn lower_case(mut req: Request) -> Response {
     match req.websocket() {
@@ -32,12 +34,16 @@ async fn echo_ws(mut req: Request) -> Response {
     Response::empty()
 }
 
-async fn room(req: Request) -> Response {
+async fn room(mut req: Request) -> Response {
+    let body = match req.body().await {
+        Ok(body) => String::from_utf8_lossy(body).into_owned(),
+        Err(e) => return e.into_response(),
+    };
     Response::json(&serde_json::json!({
         "room": req.param("room"),
         "rest": req.param("rest"),
         "method": req.method().as_str(),
-        "body": String::from_utf8_lossy(req.body()),
+        "body": body,
     }))
 }
 

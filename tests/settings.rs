@@ -11,7 +11,7 @@ use support::{next_data, parse_reply, send_text, start, within};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use wsview::{require_websocket, App, Request, Response, Settings};
+use wsview::{require_websocket, App, IntoResponse, Request, Response, Settings};
 
 const VARIABLES: [&str; 22] = [
     "WEBSOCKET_ACCEPT_ALL",
@@ -131,7 +131,10 @@ fn builder_setters_set_their_field() {
 
 async fn plain_view(mut req: Request) -> Response {
     match req.websocket() {
-        None => Response::text(format!("{} bytes", req.body().len())),
+        None => match req.body().await {
+            Ok(body) => Response::text(format!("{} bytes", body.len())),
+            Err(e) => e.into_response(),
+        },
         Some(ws) => {
             while let Some(m) = ws.wait().await {
                 let _ = ws.send(m).await;

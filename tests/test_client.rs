@@ -46,10 +46,11 @@ async fn guarded(mut req: Request) -> Response {
     Response::empty()
 }
 
-async fn who(req: Request) -> Response {
+async fn who(mut req: Request) -> Response {
+    let body = req.json::<serde_json::Value>().await.ok();
     Response::json(&serde_json::json!({
         "method": req.method().as_str(),
-        "body": req.json::<serde_json::Value>().ok(),
+        "body": body,
         "peer_ip": req.remote_addr().map(|a| a.ip().to_string()),
         "host": req.header("host"),
     }))

@@ -126,6 +126,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin> WsStream<T> {
         self.pending_at < self.pending.len()
     }
 
+    /// Whether input has begun that is not a complete message yet: bytes read and not
+    /// decoded, part of a frame, or a message (fragmented, or being inflated) whose last
+    /// frame has not come; control frames between its fragments do not end it. Cheap:
+    /// the connection task asks every round.
+    pub(crate) fn input_pending(&self) -> bool {
+        self.has_pending() || !self.decoder.is_idle()
+    }
+
     /// The next message or close; `None` at the end of the stream (or after a close).
     /// Pings are answered and pongs dropped here.
     pub(crate) fn poll_read(

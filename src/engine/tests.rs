@@ -120,6 +120,31 @@ fn fragments_with_control_frames_between_them() {
     }
 }
 
+/// The connection's unfinished-input deadline runs while the decoder is not idle: a
+/// fragmented message keeps it so through the control frames between its fragments.
+#[test]
+fn a_fragmented_message_is_unfinished_until_its_last_frame() {
+    let mut c = client();
+    let (mut begun, mut ping, mut end) = (Vec::new(), Vec::new(), Vec::new());
+    c.frame(false, false, OpCode::Text, b"Hel", &mut begun);
+    c.ping(b"p", &mut ping);
+    c.frame(true, false, OpCode::Continuation, b"lo", &mut end);
+    let mut d = server();
+    assert!(d.is_idle());
+    assert!(decode_all(&mut d, &begun).unwrap().is_empty());
+    assert!(!d.is_idle(), "the message has begun");
+    assert_eq!(
+        decode_all(&mut d, &ping).unwrap(),
+        [Event::Ping(Bytes::from_static(b"p"))]
+    );
+    assert!(!d.is_idle(), "a ping between fragments does not end it");
+    assert_eq!(
+        decode_all(&mut d, &end).unwrap(),
+        [Event::Message("Hello".into())]
+    );
+    assert!(d.is_idle());
+}
+
 #[test]
 fn empty_messages_and_frames() {
     let mut c = client();

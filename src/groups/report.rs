@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct SendReport {
     /// Members the message was queued for.
     pub reached: usize,
-    /// Members it was not queued for: their queue was full ([`SlowPolicy::Drop`]
-    /// (super::SlowPolicy::Drop), or a full backlog), or they were already closing.
+    /// Members it was not queued for: their queue was full
+    /// ([`SlowPolicy::Drop`](super::SlowPolicy::Drop), or a full backlog), or they were
+    /// already closing.
     pub dropped: usize,
     /// Members closed with 1008 by this send ([`SlowPolicy::Close`](super::SlowPolicy::Close)).
     pub closed: usize,

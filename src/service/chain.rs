@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::app_state::StateMap;
 use crate::request::Request;
-use crate::response::{IntoResponse, Response};
+use crate::response::Response;
 use crate::router::{RouteNotFound, Router};
 use crate::settings::Settings;
 use crate::view::BoxFuture;
@@ -148,22 +148,13 @@ impl Chain {
         }
     }
 
-    /// The end of the chain: the router, then the view, once the body is read (a path
-    /// no route matches is answered without reading it).
+    /// The end of the chain: the router, then the view, the body still unread (the view
+    /// reads it if it wants it: [`Request::body`]).
     fn endpoint(chain: &Arc<Chain>, mut req: Request) -> BoxFuture<'static, Response> {
         match chain.router.at(req.path()) {
             Some((view, params)) => {
                 req.set_params(params);
-                if !req.has_unread_body() {
-                    return view.call(req, &chain.settings);
-                }
-                let (chain, view) = (chain.clone(), view.clone());
-                Box::pin(async move {
-                    if let Err(e) = req.read_body().await {
-                        return e.into_response();
-                    }
-                    view.call(req, &chain.settings).await
-                })
+                view.call(req, &chain.settings)
             }
             None => Box::pin(std::future::ready(RouteNotFound::response())),
         }

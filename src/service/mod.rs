@@ -165,11 +165,16 @@ impl AppService {
         self.tracker.len()
     }
 
-    /// The request, its body left to read on demand (see [`Request::read_body`]). A
+    /// The request, its body left to read on demand (see [`Request::body`]). A
     /// declared `Content-Length` over the limit is answered 413 here, before any of the
     /// body is read, and before hyper sends `100 Continue` to a client that expects it
     /// (hyper sends that only once the body is first read).
-    fn to_request<B>(&self, req: http::Request<B>) -> Result<Request, Box<Response>>
+    ///
+    /// An upgrade request gets no body: after the 101 the connection's bytes are
+    /// WebSocket frames (over HTTP/2 the stream is the upgrade's, and hyper gives the
+    /// request an empty body), so nothing may read them as a body, and the view never
+    /// waits for one.
+    fn to_request<B>(&self, req: http::Request<B>, upgrade: bool) -> Result<Request, Box<Response>>
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -182,7 +187,7 @@ impl AppService {
                 Response::text("Payload Too Large").with_status(413),
             ));
         }
-        let body = (!body.is_end_stream())
+        let body = (!upgrade && !body.is_end_stream())
             .then(|| PendingBody::new(body, limit, settings.body_read_timeout));
         Ok(Request::from_http(
             parts,
@@ -250,7 +255,7 @@ impl AppService {
                 tracing::debug_span!("request", method = %req.method(), path = %req.uri().path());
             return Box::pin(tracing::Instrument::instrument(
                 async move {
-                    let resp = match this.to_request(req) {
+                    let resp = match this.to_request(req, false) {
                         Ok(req) => this.handle(req).await,
                         Err(refusal) => *refusal,
                     };
@@ -263,7 +268,7 @@ impl AppService {
         // goes out when the view first uses the socket, and the task goes on serving it.
         let on_upgrade = hyper::upgrade::on(&mut req);
         Box::pin(async move {
-            let mut request = match this.to_request(req) {
+            let mut request = match this.to_request(req, true) {
                 Ok(request) => request,
                 Err(refusal) => return Ok(refusal.into_http()),
             };

@@ -227,9 +227,9 @@ pub(crate) struct Inner {
     /// The engine's last read found no complete frame: read again only once the socket
     /// is readable, not with a wasted call.
     read_blocked: bool,
-    /// The transport's byte count when the engine last reported a complete frame: more
-    /// bytes read since means a frame or message has begun (the task's deadline).
-    input_mark: u64,
+    /// Data messages read so far (wrapping): a new count while input is pending means
+    /// the pending input is a new message (the task's deadline restarts).
+    messages_in: u32,
     /// The view left the queue full for `close_timeout`: the connection was closed with
     /// 1008 and data still arriving is dropped, so the peer's close is read.
     stalled: bool,
@@ -332,7 +332,7 @@ impl Shared {
                 inbound: Inbound::new(settings.max_queued_messages, settings.max_queued_bytes),
                 closing: Closing::Open,
                 read_blocked: false,
-                input_mark: 0,
+                messages_in: 0,
                 stalled: false,
                 cause: None,
                 upgrade_error: None,
@@ -733,17 +733,16 @@ impl Inner {
     }
 
     /// For the task's keepalive and input deadline, while frames flow: the bytes read
-    /// from the peer so far, and whether some of them are a frame or message not yet
-    /// complete. `None` before the connection is open and after it ended.
-    ///
-    /// (Bytes that arrived in the same read as the frame before them count only once
-    /// another byte arrives; a peer that then goes silent is the keepalive's.)
-    pub(crate) fn input_progress(&self) -> Option<(u64, bool)> {
+    /// from the peer so far, and, while the engine holds a frame or message begun and
+    /// not complete, the count of messages read before it (so the task tells a new one
+    /// from the same one: control frames between fragments do not restart it). `None`
+    /// before the connection is open and after it ended.
+    pub(crate) fn input_progress(&self) -> Option<(u64, Option<u32>)> {
         match &self.phase {
-            Phase::Open(wire) if !self.closing.read_done() => {
-                let read = wire.bytes_read();
-                Some((read, read != self.input_mark))
-            }
+            Phase::Open(wire) if !self.closing.read_done() => Some((
+                wire.bytes_read(),
+                wire.input_pending().then_some(self.messages_in),
+            )),
             _ => None,
         }
     }
@@ -967,8 +966,8 @@ impl Inner {
             }
             let polled = wire.poll_read(cx);
             self.read_blocked = polled.is_pending();
-            if let Poll::Ready(Some(Ok(_))) = &polled {
-                self.input_mark = wire.bytes_read();
+            if let Poll::Ready(Some(Ok(Incoming::Message(_)))) = &polled {
+                self.messages_in = self.messages_in.wrapping_add(1);
             }
             match polled {
                 Poll::Pending => break,
@@ -997,7 +996,7 @@ impl Inner {
                             });
                         }
                     }
-                    // Answered by the engine; it counts for the input deadline above.
+                    // Answered by the engine.
                     Incoming::Control => {}
                 },
                 Poll::Ready(Some(Err(e))) => self.on_read_error(e),

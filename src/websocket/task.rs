@@ -64,6 +64,8 @@ struct Watch {
     pinged: u64,
     /// When the unfinished frame or message was first seen; `NEVER` if none.
     input_since: u64,
+    /// The connection's message count when it was (see `Inner::input_progress`).
+    input_after: u32,
 }
 
 const OFF: u32 = u32::MAX;
@@ -102,6 +104,7 @@ impl Watch {
             heard: clock_ms(),
             pinged: NEVER,
             input_since: NEVER,
+            input_after: 0,
         }
     }
 
@@ -109,15 +112,21 @@ impl Watch {
         self.ping_ms == OFF && self.input_ms == OFF
     }
 
-    /// One round's look at the input: `progress` is the connection's byte count and
-    /// whether input is unfinished; `paused` is true while reading is paused (a full
+    /// One round's look at the input: `progress` is the connection's byte count and,
+    /// while a frame or message is unfinished, the count of messages before it (a new
+    /// count is a new message); `paused` is true while reading is paused (a full
     /// queue), which is not the peer's silence.
-    fn observe(&mut self, progress: (u64, bool), paused: bool, cx: &mut Context<'_>) -> Verdict {
+    fn observe(
+        &mut self,
+        progress: (u64, Option<u32>),
+        paused: bool,
+        cx: &mut Context<'_>,
+    ) -> Verdict {
         let (bytes_read, unfinished) = progress;
         let heard = bytes_read != self.bytes_read || paused;
-        let needs_now = heard
-            || (unfinished && self.input_since == NEVER)
-            || (self.timer.is_none() && self.ping_ms != OFF);
+        let new_input =
+            unfinished.is_some_and(|after| self.input_since == NEVER || after != self.input_after);
+        let needs_now = heard || new_input || (self.timer.is_none() && self.ping_ms != OFF);
         if !needs_now && !fired(&mut self.timer, cx) {
             return Verdict::Fine; // the common round: no clock read, no timer touched
         }
@@ -127,10 +136,16 @@ impl Watch {
             self.heard = now;
             self.pinged = NEVER;
         }
-        if !unfinished || paused {
-            self.input_since = NEVER;
-        } else if self.input_since == NEVER {
-            self.input_since = now;
+        match unfinished {
+            Some(after) if !paused => {
+                // From the message's first byte (this round) to its end, whatever
+                // frames come between.
+                if new_input {
+                    self.input_since = now;
+                    self.input_after = after;
+                }
+            }
+            _ => self.input_since = NEVER,
         }
         let mut verdict = Verdict::Fine;
         let mut due = NEVER;

@@ -119,10 +119,16 @@ impl Wire {
         self.stream.get_ref().bytes_read()
     }
 
+    /// Whether the peer has begun a frame or message not complete yet (a fragmented one
+    /// stays begun through the control frames between its fragments): the
+    /// unfinished-input deadline runs while this holds.
+    pub(crate) fn input_pending(&self) -> bool {
+        self.stream.input_pending()
+    }
+
     /// The next message, close or control frame; `None` at the end of the stream.
     /// Every complete frame is reported, pings and pongs too (`Incoming::Control`, the
-    /// engine has answered a ping already): the unfinished-input deadline counts bytes
-    /// read since the last complete frame.
+    /// engine has answered a ping already).
     pub(crate) fn poll_read(
         &mut self,
         cx: &mut Context<'_>,
