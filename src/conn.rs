@@ -54,7 +54,9 @@ impl Protocols {
         let mut h2 = http2::Builder::new(TokioExecutor::new());
         h2.timer(TokioTimer::new())
             .enable_connect_protocol()
-            .initial_connection_window_size(H2_CONNECTION_WINDOW);
+            .initial_connection_window_size(H2_CONNECTION_WINDOW)
+            .max_concurrent_streams(settings.http2_max_concurrent_streams)
+            .keep_alive_interval(settings.http2_keep_alive_interval);
         Protocols {
             http1: h1,
             http2: h2,

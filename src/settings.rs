@@ -68,6 +68,10 @@ pub struct Settings {
     pub body_read_timeout: Option<Duration>,
     /// See [`Settings::listen_backlog`](Self::listen_backlog()).
     pub listen_backlog: u32,
+    /// See [`Settings::http2_max_concurrent_streams`](Self::http2_max_concurrent_streams()).
+    pub http2_max_concurrent_streams: u32,
+    /// See [`Settings::http2_keep_alive_interval`](Self::http2_keep_alive_interval()).
+    pub http2_keep_alive_interval: Option<Duration>,
     /// See [`Settings::compression`](Self::compression()).
     pub compression: Option<DeflateConfig>,
 }
@@ -96,6 +100,8 @@ impl Default for Settings {
             message_read_timeout: Some(Duration::from_secs(30)),
             body_read_timeout: Some(Duration::from_secs(30)),
             listen_backlog: 1024,
+            http2_max_concurrent_streams: 200,
+            http2_keep_alive_interval: None,
             compression: None,
         }
     }
@@ -285,6 +291,26 @@ impl Settings {
         self
     }
 
+    /// How many streams one HTTP/2 connection may have open at once (advertised to the
+    /// client as `SETTINGS_MAX_CONCURRENT_STREAMS`): requests in progress plus
+    /// WebSockets over that connection (RFC 8441), each of which holds a stream for its
+    /// whole life. A client at the limit waits for a stream to end before it opens
+    /// another. Default 200 (hyper's).
+    pub fn http2_max_concurrent_streams(mut self, streams: u32) -> Self {
+        self.http2_max_concurrent_streams = streams;
+        self
+    }
+
+    /// HTTP/2 keepalive: a PING frame on a connection after this much time without
+    /// frames from the client, and the connection dropped if the ping is not
+    /// acknowledged within 20 s. It notices a vanished client on a connection with no
+    /// WebSocket (WebSockets over it have their own [`ping_interval`](Self::ping_interval())).
+    /// `None`: no HTTP/2 pings. Default `None`.
+    pub fn http2_keep_alive_interval(mut self, interval: Option<Duration>) -> Self {
+        self.http2_keep_alive_interval = interval;
+        self
+    }
+
     /// permessage-deflate (RFC 7692): `Some(config)` compresses with every client that
     /// offers it (browsers and most clients do), `None` never. A view can override it
     /// with [`View::compression`](crate::View::compression). Default `None`.
@@ -327,6 +353,8 @@ impl Settings {
     /// | `WSVIEW_MESSAGE_READ_TIMEOUT_MS` | [`message_read_timeout`](Self::message_read_timeout()) | milliseconds, or `off` |
     /// | `WSVIEW_BODY_READ_TIMEOUT_MS` | [`body_read_timeout`](Self::body_read_timeout()) | milliseconds, or `off` |
     /// | `WSVIEW_LISTEN_BACKLOG` | [`listen_backlog`](Self::listen_backlog()) | a count |
+    /// | `WSVIEW_HTTP2_MAX_STREAMS` | [`http2_max_concurrent_streams`](Self::http2_max_concurrent_streams()) | a count |
+    /// | `WSVIEW_HTTP2_KEEPALIVE_MS` | [`http2_keep_alive_interval`](Self::http2_keep_alive_interval()) | milliseconds, or `off` |
     /// | `WSVIEW_COMPRESSION` | [`compression`](Self::compression()) | `on` (the default [`DeflateConfig`]) or `off`, or any boolean form |
     /// | `WSVIEW_COMPRESSION_THRESHOLD` | [`DeflateConfig::threshold`] when compression is on | bytes |
     ///
@@ -379,7 +407,7 @@ impl Settings {
         if let Some(ms) = env.number::<u64>("WSVIEW_CLOSE_TIMEOUT_MS")? {
             self.close_timeout = Duration::from_millis(ms);
         }
-        let timeouts: [(&str, &mut Option<Duration>); 5] = [
+        let timeouts: [(&str, &mut Option<Duration>); 6] = [
             (
                 "WSVIEW_HEADER_READ_TIMEOUT_MS",
                 &mut self.header_read_timeout,
@@ -391,6 +419,10 @@ impl Settings {
                 &mut self.message_read_timeout,
             ),
             ("WSVIEW_BODY_READ_TIMEOUT_MS", &mut self.body_read_timeout),
+            (
+                "WSVIEW_HTTP2_KEEPALIVE_MS",
+                &mut self.http2_keep_alive_interval,
+            ),
         ];
         for (name, field) in timeouts {
             if let Some(ms) = env.optional_number(name)? {
@@ -399,6 +431,9 @@ impl Settings {
         }
         if let Some(n) = env.number::<u32>("WSVIEW_LISTEN_BACKLOG")? {
             self.listen_backlog = n;
+        }
+        if let Some(n) = env.number::<u32>("WSVIEW_HTTP2_MAX_STREAMS")? {
+            self.http2_max_concurrent_streams = n;
         }
         if let Some(secs) = env.optional_number("WSVIEW_TCP_KEEPALIVE_SECS")? {
             self.tcp_keepalive = secs.map(Duration::from_secs);
@@ -581,6 +616,8 @@ mod tests {
             ("WSVIEW_MESSAGE_READ_TIMEOUT_MS", "700"),
             ("WSVIEW_BODY_READ_TIMEOUT_MS", "800"),
             ("WSVIEW_LISTEN_BACKLOG", "77"),
+            ("WSVIEW_HTTP2_MAX_STREAMS", "3"),
+            ("WSVIEW_HTTP2_KEEPALIVE_MS", "900"),
         ])
         .expect("valid");
         assert!(s.websocket_accept_all);
@@ -612,6 +649,11 @@ mod tests {
         assert_eq!(s.message_read_timeout, Some(Duration::from_millis(700)));
         assert_eq!(s.body_read_timeout, Some(Duration::from_millis(800)));
         assert_eq!(s.listen_backlog, 77);
+        assert_eq!(s.http2_max_concurrent_streams, 3);
+        assert_eq!(
+            s.http2_keep_alive_interval,
+            Some(Duration::from_millis(900))
+        );
         let none = with(&[("WSVIEW_TCP_KEEPALIVE_SECS", "OFF")]).expect("valid");
         assert_eq!(none.tcp_keepalive, None);
     }

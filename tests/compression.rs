@@ -7,9 +7,7 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-
-use support::{start, within};
+use support::{require_browser, run_script, start, within, LIMIT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wsview::{require_websocket, App, DeflateConfig, Request, Response, Settings};
 
@@ -17,42 +15,11 @@ use wsview::{require_websocket, App, DeflateConfig, Request, Response, Settings}
 #[allow(dead_code)]
 mod echo;
 
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("WSVIEW_PYTHON") {
-        return PathBuf::from(p);
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")
-}
-
-fn script(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/python")
-        .join(name)
-}
-
 fn compressed() -> Settings {
     let mut settings = Settings::default().compression(Some(DeflateConfig::default()));
     settings.max_message_size = 16 << 20;
     settings.max_frame_size = 16 << 20;
     settings
-}
-
-async fn run_python(args: Vec<String>) -> String {
-    let out = within(
-        tokio::process::Command::new(python())
-            .args(args)
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("run python");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("all checks passed"),
-        "python check failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    stdout
 }
 
 #[tokio::test]
@@ -63,13 +30,8 @@ async fn python_websockets_and_raw_zlib_frames() {
     ))
     .await;
     let plain = start(echo::app(Settings::default())).await;
-    run_python(vec![
-        script("compression.py").display().to_string(),
-        echo_srv.url("/"),
-        limited.url("/"),
-        plain.url("/"),
-    ])
-    .await;
+    let urls = [echo_srv.url("/"), limited.url("/"), plain.url("/")];
+    run_script("compression.py", urls, LIMIT).await;
     echo_srv.stop().await;
     limited.stop().await;
     plain.stop().await;
@@ -77,18 +39,9 @@ async fn python_websockets_and_raw_zlib_frames() {
 
 #[tokio::test]
 async fn chromium_negotiates_deflate() {
-    for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
-        assert!(
-            Path::new(tool).exists(),
-            "{tool} is missing: run scripts/test (it installs chromium and chromium-driver)"
-        );
-    }
+    require_browser();
     let srv = start(echo::app(compressed())).await;
-    run_python(vec![
-        script("browser_deflate.py").display().to_string(),
-        srv.url("/"),
-    ])
-    .await;
+    run_script("browser_deflate.py", [srv.url("/")], LIMIT).await;
     srv.stop().await;
 }
 

@@ -920,41 +920,21 @@ mod chat_example {
     /// chat server: each page shows the other's line, both servers count both members.
     #[tokio::test]
     async fn two_chromium_pages_on_two_chat_servers_share_a_room() {
-        for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
-            assert!(
-                std::path::Path::new(tool).exists(),
-                "{tool} is missing: run scripts/test (it installs chromium and chromium-driver)"
-            );
-        }
+        support::require_browser();
         let redis = RedisServer::start();
         let (_layer1, one) = chat_server(&redis).await;
         let (_layer2, two) = chat_server(&redis).await;
-        let python = std::env::var_os("WSVIEW_PYTHON")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| {
-                std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")
-            });
-        let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/python/chat_browser.py");
         // Two browsers, each waiting on its own events (20 s bound each).
-        let out = tokio::time::timeout(
+        let pages = [
+            format!("http://{}", one.addr),
+            format!("http://{}", two.addr),
+        ];
+        support::run_script(
+            "chat_browser.py",
+            pages,
             std::time::Duration::from_secs(120),
-            tokio::process::Command::new(python)
-                .arg(script)
-                .arg(format!("http://{}", one.addr))
-                .arg(format!("http://{}", two.addr))
-                .kill_on_drop(true)
-                .output(),
         )
-        .await
-        .expect("the browser script finished within 120 s")
-        .expect("run the browser script (scripts/test makes the venv)");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success() && stdout.contains("all checks passed"),
-            "chat browser check across servers failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-        );
+        .await;
     }
 
     #[tokio::test]

@@ -63,6 +63,8 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(s.message_read_timeout, Some(Duration::from_secs(30)));
     assert_eq!(s.body_read_timeout, Some(Duration::from_secs(30)));
     assert_eq!(s.listen_backlog, 1024);
+    assert_eq!(s.http2_max_concurrent_streams, 200);
+    assert_eq!(s.http2_keep_alive_interval, None);
     assert_eq!(s.compression, None, "compression off");
     let d = wsview::DeflateConfig::default();
     assert_eq!((d.level, d.threshold), (1, 128));
@@ -96,7 +98,9 @@ fn builder_setters_set_their_field() {
         .pong_timeout(Some(Duration::from_millis(14)))
         .message_read_timeout(Some(Duration::from_millis(15)))
         .body_read_timeout(None)
-        .listen_backlog(16);
+        .listen_backlog(16)
+        .http2_max_concurrent_streams(17)
+        .http2_keep_alive_interval(Some(Duration::from_millis(18)));
     assert!(s.websocket_accept_all);
     assert_eq!(
         (
@@ -125,6 +129,8 @@ fn builder_setters_set_their_field() {
     assert_eq!(s.message_read_timeout, Some(Duration::from_millis(15)));
     assert_eq!(s.body_read_timeout, None);
     assert_eq!(s.listen_backlog, 16);
+    assert_eq!(s.http2_max_concurrent_streams, 17);
+    assert_eq!(s.http2_keep_alive_interval, Some(Duration::from_millis(18)));
     assert!(!s.any_origin);
     assert!(s.dangerously_allow_any_origin().any_origin);
 }

@@ -15,12 +15,11 @@ mod testcert;
 #[allow(dead_code)]
 mod echo;
 
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use support::{start, within};
+use support::{require_browser, run_script, start, within, LIMIT};
 use testcert::TestCert;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -51,13 +50,6 @@ fn echo_app(cert: &TestCert, seen: &Seen) -> App {
     echo::app(Settings::default())
         .middleware(seen.clone())
         .tls(cert.config())
-}
-
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("WSVIEW_PYTHON") {
-        return PathBuf::from(p);
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python")
 }
 
 #[test]
@@ -107,23 +99,13 @@ async fn python_websockets_over_wss() {
     let cert = TestCert::new();
     let seen = Seen::default();
     let srv = start(echo_app(&cert, &seen)).await;
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/interop.py");
-    let out = within(
-        tokio::process::Command::new(python())
-            .arg(script)
-            .arg(format!("wss://127.0.0.1:{}", srv.addr.port()))
-            .arg(&cert.cert_path)
-            .kill_on_drop(true)
-            .output(),
+    let url = format!("wss://127.0.0.1:{}", srv.addr.port());
+    run_script(
+        "interop.py",
+        [url.as_ref(), cert.cert_path.as_os_str()],
+        LIMIT,
     )
-    .await
-    .expect("run python");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("all checks passed"),
-        "python over wss failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
+    .await;
     let seen = seen.take();
     assert!(!seen.is_empty());
     assert!(
@@ -283,32 +265,12 @@ where
 
 #[tokio::test]
 async fn chromium_loads_the_https_page_and_echoes_over_wss() {
-    for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
-        assert!(
-            Path::new(tool).exists(),
-            "{tool} is missing: run scripts/test (it installs chromium and chromium-driver)"
-        );
-    }
+    require_browser();
     let cert = TestCert::new();
     let seen = Seen::default();
     let srv = start(echo_app(&cert, &seen)).await;
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/browser.py");
-    let out = within(
-        tokio::process::Command::new(python())
-            .arg(script)
-            .arg(format!("https://127.0.0.1:{}", srv.addr.port()))
-            .arg(&cert.spki_sha256)
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("run the browser script");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("all checks passed"),
-        "browser over https failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
+    let url = format!("https://127.0.0.1:{}", srv.addr.port());
+    run_script("browser.py", [url, cert.spki_sha256.clone()], LIMIT).await;
     let seen = seen.take();
     assert!(seen.iter().all(|&(_, _, secure)| secure), "{seen:?}");
     // Chromium loads the page over HTTP/2 (ALPN) and opens its WebSockets on that

@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use futures_util::{SinkExt, StreamExt};
@@ -13,7 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use wsview::{
     accept_websocket, require_websocket, App, CloseCause, CloseCode, Message, Request, Response,
-    Settings,
+    Settings, View, WebSocket,
 };
 
 async fn echo_all(mut req: Request) -> Response {
@@ -24,6 +25,33 @@ async fn echo_all(mut req: Request) -> Response {
         }
     }
     Response::empty()
+}
+
+/// A WebSocket view that runs `body` on the socket and sends what it returns to the
+/// test, so the assertions run in the test (a panic in a view is only a 1011).
+fn observed<T, F, Fut>(body: F) -> (View, mpsc::UnboundedReceiver<T>)
+where
+    T: Send + 'static,
+    F: Fn(WebSocket) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let (tx, rx) = mpsc::unbounded_channel();
+    let view = require_websocket(move |mut req: Request| {
+        let (tx, ws) = (tx.clone(), req.take_websocket().expect("websocket"));
+        let report = body(ws);
+        async move {
+            let _ = tx.send(report.await);
+            Response::empty()
+        }
+    });
+    (view, rx)
+}
+
+/// Says "ready", reads to the end, and returns the close cause.
+async fn ready_until_end(mut ws: WebSocket) -> Option<CloseCause> {
+    let _ = ws.send("ready").await;
+    while ws.wait().await.is_some() {}
+    ws.close_cause()
 }
 
 #[tokio::test]
@@ -128,23 +156,14 @@ async fn read_count_and_has_messages_see_what_arrived() {
 /// `close_cause` reports the peer's code and reason.
 #[tokio::test]
 async fn stream_ends_on_peer_close_with_its_cause() {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let srv = start(App::new().route(
-        "/",
-        require_websocket(move |mut req: Request| {
-            let tx = tx.clone();
-            async move {
-                let ws = req.websocket().expect("websocket");
-                let mut seen = Vec::new();
-                while let Some(m) = ws.next().await {
-                    seen.push(m.as_text().unwrap_or_default().to_owned());
-                }
-                let _ = tx.send((seen, ws.close_cause(), ws.is_closed()));
-                Response::empty()
-            }
-        }),
-    ))
-    .await;
+    let (view, mut rx) = observed(|mut ws| async move {
+        let mut seen = Vec::new();
+        while let Some(m) = ws.next().await {
+            seen.push(m.as_text().unwrap_or_default().to_owned());
+        }
+        (seen, ws.close_cause(), ws.is_closed())
+    });
+    let srv = start(App::new().route("/", view)).await;
     let mut ws = srv.connect("/").await;
     send_text(&mut ws, "x").await;
     send_text(&mut ws, "y").await;
@@ -391,24 +410,15 @@ async fn sender_handle_pushes_from_another_task() {
 /// own (they used to be queued and silently dropped).
 #[tokio::test]
 async fn sender_fails_as_soon_as_the_connection_is_closing() {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let srv = start(App::new().route(
-        "/",
-        require_websocket(move |mut req: Request| {
-            let tx = tx.clone();
-            async move {
-                let ws = req.websocket().expect("websocket");
-                let sender = ws.sender();
-                let _ = sender.close(4002, "bye").await;
-                while ws.wait().await.is_some() {}
-                let own = ws.send("own").await.is_err();
-                let through_sender = sender.send("late").await.is_err();
-                let _ = tx.send((own, through_sender));
-                Response::empty()
-            }
-        }),
-    ))
-    .await;
+    let (view, mut rx) = observed(|mut ws| async move {
+        let sender = ws.sender();
+        let _ = sender.close(4002, "bye").await;
+        while ws.wait().await.is_some() {}
+        let own = ws.send("own").await.is_err();
+        let through_sender = sender.send("late").await.is_err();
+        (own, through_sender)
+    });
+    let srv = start(App::new().route("/", view)).await;
     let mut ws = srv.connect("/").await;
     assert_eq!(close_code(&mut ws).await, Some(4002));
     while let Some(Ok(_)) = within(ws.next()).await {}
@@ -545,21 +555,8 @@ async fn accept_websocket_serves_both_and_explicit_accept_works() {
 /// Shutdown closes open WebSockets with 1001; the view sees `wait() == None`.
 #[tokio::test]
 async fn shutdown_closes_websockets_with_1001() {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let srv = start(App::new().route(
-        "/",
-        require_websocket(move |mut req: Request| {
-            let tx = tx.clone();
-            async move {
-                let ws = req.websocket().expect("websocket");
-                let _ = ws.send("ready").await;
-                while ws.wait().await.is_some() {}
-                let _ = tx.send(ws.close_cause());
-                Response::empty()
-            }
-        }),
-    ))
-    .await;
+    let (view, mut rx) = observed(ready_until_end);
+    let srv = start(App::new().route("/", view)).await;
     let mut ws = srv.connect("/").await;
     assert_eq!(next_data(&mut ws).await, Some(WsMessage::text("ready")));
     let stopping = tokio::spawn(srv.stop());
@@ -580,23 +577,14 @@ async fn shutdown_closes_websockets_with_1001() {
 /// `close_timeout` the view's wait ends anyway.
 #[tokio::test]
 async fn unanswered_close_is_dropped_after_close_timeout() {
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (view, mut rx) = observed(|mut ws| async move {
+        let _ = ws.close(4003, "going").await;
+        while ws.wait().await.is_some() {}
+        ws.close_cause()
+    });
     let mut settings = Settings::default();
     settings.close_timeout = std::time::Duration::from_millis(200);
-    let srv = start(App::new().settings(settings).route(
-        "/",
-        require_websocket(move |mut req: Request| {
-            let tx = tx.clone();
-            async move {
-                let ws = req.websocket().expect("websocket");
-                let _ = ws.close(4003, "going").await;
-                while ws.wait().await.is_some() {}
-                let _ = tx.send(ws.close_cause());
-                Response::empty()
-            }
-        }),
-    ))
-    .await;
+    let srv = start(App::new().settings(settings).route("/", view)).await;
     // Raw TCP: reads the close frame but never answers it.
     let (head, mut rest, mut tcp) = srv.raw_head(&support::upgrade_request("/", "")).await;
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
@@ -653,21 +641,8 @@ async fn pipelined_messages_come_back_in_order() {
 /// `ConnectionLost`.
 #[tokio::test]
 async fn dropped_connection_ends_wait_with_connection_lost() {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let srv = start(App::new().route(
-        "/",
-        require_websocket(move |mut req: Request| {
-            let tx = tx.clone();
-            async move {
-                let ws = req.websocket().expect("websocket");
-                let _ = ws.send("ready").await;
-                while ws.wait().await.is_some() {}
-                let _ = tx.send(ws.close_cause());
-                Response::empty()
-            }
-        }),
-    ))
-    .await;
+    let (view, mut rx) = observed(ready_until_end);
+    let srv = start(App::new().route("/", view)).await;
     let mut ws = srv.connect("/").await;
     assert_eq!(next_data(&mut ws).await, Some(WsMessage::text("ready")));
     drop(ws); // no close frame
@@ -744,31 +719,22 @@ async fn sender_messages_queued_before_return_are_delivered() {
 /// the view is still running (it used to block forever once the queue was full).
 #[tokio::test]
 async fn sender_fails_once_the_peer_closed_while_the_view_runs() {
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (view, mut rx) = observed(|mut ws| async move {
+        let _ = ws.send("ready").await;
+        let sender = ws.sender();
+        // The view does not read: only the producer can notice the close.
+        let producer = tokio::spawn(async move {
+            let mut sent = 0u64;
+            while sender.send(format!("m{sent}")).await.is_ok() {
+                sent += 1;
+            }
+            sender.is_closed()
+        });
+        producer.await.unwrap_or(false)
+    });
     let mut settings = Settings::default();
     settings.sender_capacity = 4;
-    let srv = start(App::new().settings(settings).route(
-        "/",
-        require_websocket(move |mut req: Request| {
-            let tx = tx.clone();
-            async move {
-                let ws = req.websocket().expect("websocket");
-                let _ = ws.send("ready").await;
-                let sender = ws.sender();
-                // The view does not read: only the producer can notice the close.
-                let producer = tokio::spawn(async move {
-                    let mut sent = 0u64;
-                    while sender.send(format!("m{sent}")).await.is_ok() {
-                        sent += 1;
-                    }
-                    sender.is_closed()
-                });
-                let _ = tx.send(producer.await.unwrap_or(false));
-                Response::empty()
-            }
-        }),
-    ))
-    .await;
+    let srv = start(App::new().settings(settings).route("/", view)).await;
     let mut ws = srv.connect("/").await;
     assert_eq!(next_data(&mut ws).await, Some(WsMessage::text("ready")));
     within(ws.close(None)).await.expect("close");
@@ -783,22 +749,13 @@ async fn sender_fails_once_the_peer_closed_while_the_view_runs() {
 /// A handle taken after the connection ended is closed at once.
 #[tokio::test]
 async fn sender_taken_after_the_end_is_closed() {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let srv = start(App::new().route(
-        "/",
-        require_websocket(move |mut req: Request| {
-            let tx = tx.clone();
-            async move {
-                let ws = req.websocket().expect("websocket");
-                let _ = ws.send("ready").await;
-                while ws.wait().await.is_some() {}
-                let sender = ws.sender();
-                let _ = tx.send((sender.is_closed(), sender.send("late").await.is_err()));
-                Response::empty()
-            }
-        }),
-    ))
-    .await;
+    let (view, mut rx) = observed(|mut ws| async move {
+        let _ = ws.send("ready").await;
+        while ws.wait().await.is_some() {}
+        let sender = ws.sender();
+        (sender.is_closed(), sender.send("late").await.is_err())
+    });
+    let srv = start(App::new().route("/", view)).await;
     let mut ws = srv.connect("/").await;
     assert_eq!(next_data(&mut ws).await, Some(WsMessage::text("ready")));
     within(ws.close(None)).await.expect("close");
@@ -847,41 +804,32 @@ async fn error_close_is_sent_when_another_task_drained_the_queue() {
 /// the one sent and the one `close_cause` reports. Reserved codes are refused.
 #[tokio::test]
 async fn close_cause_matches_the_close_frame_sent() {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let srv = start(App::new().route(
-        "/",
-        require_websocket(move |mut req: Request| {
-            let tx = tx.clone();
-            async move {
-                let ws = req.websocket().expect("websocket");
-                let refused = ws
-                    .close(1005, "reserved")
-                    .await
-                    .is_err_and(|e| e.invalid_close_code() == Some(1005));
-                let _ = ws.accept().await;
-                // "a" and the invalid frame behind it arrive; the view takes "a" only
-                // once the error is known and still pending (close_cause reports it,
-                // no close sent yet), so its own close goes out first. Nothing wakes a
-                // view for that state, hence the yield loop, bounded.
-                let pending = tokio::time::timeout(support::LIMIT, async {
-                    loop {
-                        if let Some(cause) = ws.close_cause() {
-                            break cause;
-                        }
-                        tokio::task::yield_now().await;
-                    }
-                })
-                .await
-                .ok();
-                let first = ws.wait().await;
-                let _ = ws.close(4000, "mine").await;
-                while ws.wait().await.is_some() {}
-                let _ = tx.send((refused, pending, first, ws.close_cause()));
-                Response::empty()
+    let (view, mut rx) = observed(|mut ws| async move {
+        let refused = ws
+            .close(1005, "reserved")
+            .await
+            .is_err_and(|e| e.invalid_close_code() == Some(1005));
+        let _ = ws.accept().await;
+        // "a" and the invalid frame behind it arrive; the view takes "a" only
+        // once the error is known and still pending (close_cause reports it,
+        // no close sent yet), so its own close goes out first. Nothing wakes a
+        // view for that state, hence the yield loop, bounded.
+        let pending = tokio::time::timeout(support::LIMIT, async {
+            loop {
+                if let Some(cause) = ws.close_cause() {
+                    break cause;
+                }
+                tokio::task::yield_now().await;
             }
-        }),
-    ))
-    .await;
+        })
+        .await
+        .ok();
+        let first = ws.wait().await;
+        let _ = ws.close(4000, "mine").await;
+        while ws.wait().await.is_some() {}
+        (refused, pending, first, ws.close_cause())
+    });
+    let srv = start(App::new().route("/", view)).await;
     let mut ws = srv.connect("/").await;
     within(ws.feed(WsMessage::text("a"))).await.expect("feed");
     let bad = Frame::message(vec![0xC3u8, 0x28], OpCode::Data(Data::Text), true);
@@ -1107,23 +1055,14 @@ async fn try_send_and_a_full_sender_queue() {
 /// 1009 for an oversized message.
 #[tokio::test]
 async fn peer_errors_are_reported_as_close_cause_error() {
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (view, mut rx) = observed(|mut ws| async move {
+        let _ = ws.accept().await;
+        while ws.wait().await.is_some() {}
+        ws.close_cause()
+    });
     let mut settings = Settings::default();
     settings.max_message_size = 1024;
-    let srv = start(App::new().settings(settings).route(
-        "/",
-        require_websocket(move |mut req: Request| {
-            let tx = tx.clone();
-            async move {
-                let ws = req.websocket().expect("websocket");
-                let _ = ws.accept().await;
-                while ws.wait().await.is_some() {}
-                let _ = tx.send(ws.close_cause());
-                Response::empty()
-            }
-        }),
-    ))
-    .await;
+    let srv = start(App::new().settings(settings).route("/", view)).await;
     let error_code = |cause: Option<CloseCause>| match cause {
         Some(CloseCause::Error { code, detail }) if !detail.is_empty() => Some(u16::from(code)),
         other => panic!("expected CloseCause::Error with a detail, got {other:?}"),

@@ -4,14 +4,13 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use http::HeaderMap;
 use tokio::sync::mpsc;
 
 use crate::blocking::bridge::{serve_until, Bridge, Op};
 use crate::blocking::socket::WebSocket;
 use crate::blocking::workers::Workers;
 use crate::error::Error;
-use crate::handler::context::HandlerContext;
+use crate::handler::context::{request_accessors, HandlerContext};
 use crate::handler::driver::{drive, settle, Lifecycle, Stop};
 use crate::handler::reason::{CloseReason, HandlerError};
 use crate::handler::traits::Opened;
@@ -87,45 +86,7 @@ impl Context {
         self.ws.id()
     }
 
-    /// The app's value of type `T`, added with [`App::state`](crate::App::state).
-    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.request.state::<T>()
-    }
-
-    /// The namespace this connection was routed to.
-    pub fn namespace(&self) -> &str {
-        &self.namespace
-    }
-
-    /// The opening HTTP request.
-    pub fn request(&self) -> &Request {
-        &self.request
-    }
-
-    /// Path parameter `name` of the route.
-    pub fn param(&self, name: &str) -> Option<&str> {
-        self.request.param(name)
-    }
-
-    /// Every path parameter, in route order.
-    pub fn params(&self) -> &[(String, String)] {
-        self.request.params()
-    }
-
-    /// The peer's address.
-    pub fn remote_addr(&self) -> Option<std::net::SocketAddr> {
-        self.request.remote_addr()
-    }
-
-    /// The opening request's headers.
-    pub fn headers(&self) -> &HeaderMap {
-        self.request.headers()
-    }
-
-    /// The first value of header `name`, if it is text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.request.header(name)
-    }
+    request_accessors!();
 
     /// The subprotocol agreed with the client.
     pub fn protocol(&self) -> Option<&str> {

@@ -1,15 +1,61 @@
 //! A handler's view of its connection.
 
-use std::net::SocketAddr;
-
-use http::HeaderMap;
-
 use crate::error::Error;
 use crate::id::ConnectionId;
 use crate::message::{CloseCode, Message};
 use crate::request::Request;
 use crate::websocket::sender::WebSocketSender;
 use crate::websocket::socket::WebSocket;
+
+/// The accessors of the opening request that both handler contexts (this one and
+/// [`blocking::Context`](crate::blocking::Context)) offer, written once. The type needs
+/// the fields `request: Request` and `namespace: String`.
+macro_rules! request_accessors {
+    () => {
+        /// The app's value of type `T`, added with [`App::state`](crate::App::state).
+        pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+            self.request.state::<T>()
+        }
+
+        /// The namespace this connection was routed to (`"default"` for `/socket` and
+        /// `/socket/`, and for a [`handler_view`](crate::handler_view)).
+        pub fn namespace(&self) -> &str {
+            &self.namespace
+        }
+
+        /// The opening HTTP request (its WebSocket taken out): path, query, headers,
+        /// extensions set by middleware.
+        pub fn request(&self) -> &crate::request::Request {
+            &self.request
+        }
+
+        /// Path parameter `name` of the route.
+        pub fn param(&self, name: &str) -> Option<&str> {
+            self.request.param(name)
+        }
+
+        /// Every path parameter, in route order.
+        pub fn params(&self) -> &[(String, String)] {
+            self.request.params()
+        }
+
+        /// The peer's address.
+        pub fn remote_addr(&self) -> Option<std::net::SocketAddr> {
+            self.request.remote_addr()
+        }
+
+        /// The opening request's headers.
+        pub fn headers(&self) -> &http::HeaderMap {
+            self.request.headers()
+        }
+
+        /// The first value of header `name`, if it is text.
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.request.header(name)
+        }
+    };
+}
+pub(crate) use request_accessors;
 
 /// A handler's view of its connection: send to it, close it, and what the opening
 /// request said (namespace, path parameters, peer address, headers, and anything
@@ -91,47 +137,7 @@ impl HandlerContext {
         self.ws.id()
     }
 
-    /// The app's value of type `T`, added with [`App::state`](crate::App::state).
-    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.request.state::<T>()
-    }
-
-    /// The namespace this connection was routed to (`"default"` for `/socket` and
-    /// `/socket/`, and for a [`handler_view`](crate::handler_view)).
-    pub fn namespace(&self) -> &str {
-        &self.namespace
-    }
-
-    /// The opening HTTP request (its WebSocket taken out): path, query, headers,
-    /// extensions set by middleware.
-    pub fn request(&self) -> &Request {
-        &self.request
-    }
-
-    /// Path parameter `name` of the route.
-    pub fn param(&self, name: &str) -> Option<&str> {
-        self.request.param(name)
-    }
-
-    /// Every path parameter, in route order.
-    pub fn params(&self) -> &[(String, String)] {
-        self.request.params()
-    }
-
-    /// The peer's address.
-    pub fn remote_addr(&self) -> Option<SocketAddr> {
-        self.request.remote_addr()
-    }
-
-    /// The opening request's headers.
-    pub fn headers(&self) -> &HeaderMap {
-        self.request.headers()
-    }
-
-    /// The first value of header `name`, if it is text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.request.header(name)
-    }
+    request_accessors!();
 
     /// The subprotocol agreed with the client, if the view declared any (see
     /// [`View::protocols`](crate::View::protocols)).

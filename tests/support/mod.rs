@@ -191,3 +191,61 @@ pub fn upgrade_request(path: &str, extra: &str) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// The Python that runs the scripts in `tests/python`: `WSVIEW_PYTHON`, or the venv
+/// `scripts/test` makes (with `websockets` and `selenium`).
+pub fn python() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("WSVIEW_PYTHON") {
+        return p.into();
+    }
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "no Python venv at {}: run scripts/test (it creates it) or set WSVIEW_PYTHON",
+        venv.display()
+    );
+    venv
+}
+
+/// Fails the test at once, saying how to get them, unless Debian's headless Chromium and
+/// its driver are installed.
+pub fn require_browser() {
+    for tool in ["/usr/bin/chromium", "/usr/bin/chromedriver"] {
+        assert!(
+            std::path::Path::new(tool).exists(),
+            "{tool} is missing: run scripts/test (it installs chromium and chromium-driver)"
+        );
+    }
+}
+
+/// Runs `tests/python/{name}` with `args` and returns its stdout; fails the test, with
+/// both outputs, unless it exits 0 having printed "all checks passed" within `limit`
+/// (the script is killed if the limit passes).
+pub async fn run_script<I, S>(name: &str, args: I, limit: Duration) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(name);
+    let out = tokio::time::timeout(
+        limit,
+        tokio::process::Command::new(python())
+            .arg(script)
+            .args(args)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{name} did not finish within {limit:?}"))
+    .unwrap_or_else(|e| panic!("could not run {name}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("all checks passed"),
+        "{name} failed ({})\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+    stdout
+}

@@ -13,6 +13,8 @@ const READY_LIMIT: Duration = Duration::from_secs(10);
 
 pub struct RedisServer {
     port: u16,
+    /// With TLS: the TLS port and the certificate and key files it serves.
+    tls: Option<(u16, String, String)>,
     child: Option<Child>,
 }
 
@@ -20,9 +22,33 @@ impl RedisServer {
     /// Starts `redis-server` on a free port and waits until it answers PING.
     pub fn start() -> RedisServer {
         let port = free_port();
-        let mut server = RedisServer { port, child: None };
+        let mut server = RedisServer {
+            port,
+            tls: None,
+            child: None,
+        };
         server.restart();
         server
+    }
+
+    /// Starts `redis-server` with a TLS port too, serving this certificate and key
+    /// (no client certificates asked for); the plain port stays for readiness checks
+    /// and `redis-cli`.
+    pub fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> RedisServer {
+        let path = |p: &std::path::Path| p.to_str().expect("a UTF-8 path").to_owned();
+        let mut server = RedisServer {
+            port: free_port(),
+            tls: Some((free_port(), path(cert), path(key))),
+            child: None,
+        };
+        server.restart();
+        server
+    }
+
+    /// `rediss://127.0.0.1:TLS_PORT`, for a server started with [`start_tls`](Self::start_tls).
+    pub fn tls_url(&self) -> String {
+        let (port, ..) = self.tls.as_ref().expect("started with start_tls");
+        format!("rediss://127.0.0.1:{port}")
     }
 
     /// A free port for a server that is not started yet ([`restart`](Self::restart)
@@ -30,6 +56,7 @@ impl RedisServer {
     pub fn not_started() -> RedisServer {
         RedisServer {
             port: free_port(),
+            tls: None,
             child: None,
         }
     }
@@ -47,7 +74,14 @@ impl RedisServer {
     /// [`kill`](Self::kill)) and waits until it answers PING.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "redis-server is already running");
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        if let Some((port, cert, key)) = &self.tls {
+            command
+                .args(["--tls-port", &port.to_string()])
+                .args(["--tls-cert-file", cert, "--tls-key-file", key])
+                .args(["--tls-auth-clients", "no"]);
+        }
+        let child = command
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--save", ""])

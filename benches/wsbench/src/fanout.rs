@@ -285,6 +285,19 @@ async fn publisher(
             break;
         }
     }
+    // Let the messages in flight drain before the stop message: under the default
+    // policy (drop for a full queue) a stop sent behind a full queue would itself be
+    // dropped, and that subscriber would never end. A message dropped for a
+    // subscriber stays unresolved (nothing later reached it), hence the bound.
+    let drained = tokio::time::Instant::now() + Duration::from_secs(2);
+    while progress.completed.load(Ordering::Acquire) < sent {
+        if tokio::time::timeout_at(drained, progress.more.notified())
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
     conn.stream.write_all(&message(STOP, 0)).await?;
     Ok(sent)
 }

@@ -8,6 +8,9 @@ use std::time::Duration;
 pub const URL_VAR: &str = "WSVIEW_REDIS_URL";
 /// The environment variable that sets the key prefix (default `wsview`).
 pub const PREFIX_VAR: &str = "WSVIEW_REDIS_PREFIX";
+/// The environment variable naming a PEM file of the CA certificates to trust for a
+/// `rediss://` URL instead of the system's (cargo feature `redis-tls`).
+pub const CA_FILE_VAR: &str = "WSVIEW_REDIS_CA_FILE";
 
 /// Settings of a [`RedisLayer`](super::RedisLayer). Start from [`RedisConfig::new`] or
 /// [`RedisConfig::from_env`] and change what you need.
@@ -34,6 +37,15 @@ pub struct RedisConfig {
     pub(super) reconnect_min: Duration,
     pub(super) reconnect_max: Duration,
     pub(super) command_timeout: Duration,
+    pub(super) roots: Option<Roots>,
+}
+
+/// The CA certificates a `rediss://` connection trusts instead of the system's.
+#[cfg_attr(not(feature = "redis-tls"), allow(dead_code))] // read only by the TLS client
+#[derive(Clone, Debug)]
+pub(super) enum Roots {
+    Pem(Vec<u8>),
+    File(std::path::PathBuf),
 }
 
 impl RedisConfig {
@@ -52,11 +64,13 @@ impl RedisConfig {
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(2),
             command_timeout: Duration::from_secs(2),
+            roots: None,
         }
     }
 
-    /// The config `WSVIEW_REDIS_URL` asks for (with `WSVIEW_REDIS_PREFIX` if set), or
-    /// `None` when `WSVIEW_REDIS_URL` is unset or empty.
+    /// The config `WSVIEW_REDIS_URL` asks for (with `WSVIEW_REDIS_PREFIX` and
+    /// `WSVIEW_REDIS_CA_FILE` if set), or `None` when `WSVIEW_REDIS_URL` is unset or
+    /// empty.
     pub fn from_env() -> Option<Self> {
         let url = std::env::var(URL_VAR)
             .ok()
@@ -64,6 +78,9 @@ impl RedisConfig {
         let mut config = RedisConfig::new(url.trim());
         if let Some(prefix) = std::env::var(PREFIX_VAR).ok().filter(|p| !p.is_empty()) {
             config.prefix = prefix;
+        }
+        if let Some(file) = std::env::var_os(CA_FILE_VAR).filter(|f| !f.is_empty()) {
+            config.roots = Some(Roots::File(file.into()));
         }
         Some(config)
     }
@@ -141,6 +158,39 @@ impl RedisConfig {
         self
     }
 
+    /// For a `rediss://` URL (cargo feature `redis-tls`): trust only the CA
+    /// certificates in this PEM text, instead of the system's roots (a private CA, a
+    /// test's self-signed certificate). Without it the system's roots are used.
+    ///
+    /// ```
+    /// # #[cfg(feature = "redis-tls")] {
+    /// use wsview::groups::redis::{RedisConfig, RedisLayer};
+    /// let pem = "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n";
+    /// let config = RedisConfig::new("rediss://redis.internal:6380").root_certificates(pem);
+    /// // A bad certificate is found when the layer is made, not at the first send.
+    /// assert!(RedisLayer::new(config).is_err());
+    /// # }
+    /// ```
+    pub fn root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.roots = Some(Roots::Pem(pem.into()));
+        self
+    }
+
+    /// Like [`root_certificates`](Self::root_certificates), from a PEM file, read when
+    /// the layer is made ([`RedisLayer::new`](super::RedisLayer::new) fails naming the
+    /// file if it cannot be read). What `WSVIEW_REDIS_CA_FILE` sets.
+    pub fn root_certificates_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.roots = Some(Roots::File(path.into()));
+        self
+    }
+
+    /// Whether the URL asks for TLS (`rediss://`).
+    pub fn is_tls(&self) -> bool {
+        self.url
+            .get(..9)
+            .is_some_and(|s| s.eq_ignore_ascii_case("rediss://"))
+    }
+
     pub(super) fn check(&self) -> Result<(), RedisConfigError> {
         let bad = |why: &str| Err(RedisConfigError(why.to_owned()));
         if self.heartbeat.is_zero() {
@@ -157,6 +207,12 @@ impl RedisConfig {
         }
         if self.command_timeout.is_zero() {
             return bad("command_timeout must be more than zero");
+        }
+        if self.is_tls() && !cfg!(feature = "redis-tls") {
+            return bad("a rediss:// URL needs wsview's cargo feature `redis-tls`");
+        }
+        if self.roots.is_some() && !self.is_tls() {
+            return bad("root certificates are set, but the URL is not rediss://");
         }
         Ok(())
     }
@@ -193,6 +249,20 @@ impl std::error::Error for RedisConfigError {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rediss_is_tls_and_needs_the_feature() {
+        assert!(RedisConfig::new("rediss://h:6380").is_tls());
+        assert!(RedisConfig::new("REDISS://h:6380").is_tls());
+        assert!(!RedisConfig::new("redis://h:6379").is_tls());
+        let checked = RedisConfig::new("rediss://h:6380").check();
+        if cfg!(feature = "redis-tls") {
+            assert_eq!(checked, Ok(()));
+        } else {
+            let err = checked.expect_err("no TLS support built in");
+            assert!(err.to_string().contains("`redis-tls`"), "{err}");
+        }
+    }
 
     #[test]
     fn passwords_stay_out_of_logs() {

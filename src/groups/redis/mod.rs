@@ -61,7 +61,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, Value};
 use tokio::sync::{mpsc, oneshot};
 
-pub use config::{RedisConfig, RedisConfigError, PREFIX_VAR, URL_VAR};
+pub use config::{RedisConfig, RedisConfigError, CA_FILE_VAR, PREFIX_VAR, URL_VAR};
 pub use wire::MessageTooLarge;
 
 use self::control::Query;
@@ -160,6 +160,53 @@ impl std::fmt::Display for RedisStats {
     }
 }
 
+/// A client for a `rediss://` URL: rustls (ring), the config's roots or the system's.
+#[cfg(feature = "redis-tls")]
+fn tls_client(
+    config: &RedisConfig,
+    info: redis::ConnectionInfo,
+) -> Result<redis::Client, RedisConfigError> {
+    use config::Roots;
+    // The redis client builds its rustls config from the process's default provider:
+    // make it ring (what the rest of wsview uses) unless the app chose one already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let root_cert =
+        match &config.roots {
+            None => None,
+            Some(Roots::Pem(pem)) => Some(pem.clone()),
+            Some(Roots::File(path)) => Some(std::fs::read(path).map_err(|e| {
+                RedisConfigError(format!("root certificates {}: {e}", path.display()))
+            })?),
+        };
+    if let Some(pem) = &root_cert {
+        let certs: Vec<_> = rustls_pki_types::pem::PemObject::pem_slice_iter(pem)
+            .collect::<Result<Vec<rustls_pki_types::CertificateDer<'_>>, _>>()
+            .map_err(|e| RedisConfigError(format!("root certificates: {e}")))?;
+        if certs.is_empty() {
+            return Err(RedisConfigError(
+                "root certificates: no PEM certificate found".to_owned(),
+            ));
+        }
+    }
+    let certs = redis::TlsCertificates {
+        client_tls: None,
+        root_cert,
+    };
+    redis::Client::build_with_tls(info, certs)
+        .map_err(|e| RedisConfigError(format!("TLS for {:?}: {e}", config.url_for_logs())))
+}
+
+#[cfg(not(feature = "redis-tls"))]
+fn tls_client(
+    _: &RedisConfig,
+    _: redis::ConnectionInfo,
+) -> Result<redis::Client, RedisConfigError> {
+    // `check` refuses rediss:// without the feature before this is reached.
+    Err(RedisConfigError(
+        "a rediss:// URL needs wsview's cargo feature `redis-tls`".to_owned(),
+    ))
+}
+
 impl RedisLayer {
     /// A layer with this config. Nothing connects until the layer is attached to a
     /// registry (which calls [`GroupLayer::start`]); a Redis that is down then is
@@ -176,8 +223,14 @@ impl RedisLayer {
             .redis_settings()
             .clone()
             .set_protocol(ProtocolVersion::RESP3);
-        let client = redis::Client::open(info.set_redis_settings(settings))
-            .map_err(|e| RedisConfigError(format!("bad url {:?}: {e}", config.url_for_logs())))?;
+        let info = info.set_redis_settings(settings);
+        let client = if config.is_tls() {
+            tls_client(&config, info)?
+        } else {
+            redis::Client::open(info).map_err(|e| {
+                RedisConfigError(format!("bad url {:?}: {e}", config.url_for_logs()))
+            })?
+        };
         Ok(RedisLayer {
             inner: Arc::new(Inner {
                 shared: Arc::new(Shared::new(config)),
