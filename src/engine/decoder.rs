@@ -14,7 +14,7 @@ use super::close::parse_close;
 use super::deflate::Inflater;
 use super::error::ProtocolError;
 use super::frame::{Header, OpCode, MAX_HEADER_LEN};
-use super::mask::{apply_mask, extend_unmasked};
+use super::mask::apply_mask;
 use super::negotiate::DeflateParams;
 use super::Role;
 use crate::message::Message;
@@ -314,9 +314,10 @@ impl Decoder {
                 inflater.inflate(buf, &mut m.data, self.limits.max_message)?;
             }
         } else {
-            match mask {
-                Some(key) => extend_unmasked(&mut m.data, chunk, key, seen),
-                None => m.data.extend_from_slice(chunk),
+            let start = m.data.len();
+            m.data.extend_from_slice(chunk);
+            if let Some(key) = mask {
+                apply_mask(&mut m.data[start..], key, seen);
             }
         }
         if m.text && !last {

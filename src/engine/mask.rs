@@ -33,54 +33,9 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     }
 }
 
-/// Appends `src` to `dst` unmasked, as if `src` started `offset` bytes into the masked
-/// payload: the copy out of the read buffer is the unmasking, so the payload is read
-/// once rather than copied and then unmasked in place.
-pub(crate) fn extend_unmasked(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usize) {
-    let mut key = key;
-    key.rotate_left(offset % 4);
-    let word = u64::from_ne_bytes([
-        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
-    ]);
-    let start = dst.len();
-    dst.resize(start + src.len(), 0);
-    let out = &mut dst[start..];
-    let mut outs = out.chunks_exact_mut(8);
-    let mut ins = src.chunks_exact(8);
-    for (o, i) in (&mut outs).zip(&mut ins) {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(i);
-        o.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ word).to_ne_bytes());
-    }
-    for (n, (o, i)) in outs
-        .into_remainder()
-        .iter_mut()
-        .zip(ins.remainder())
-        .enumerate()
-    {
-        *o = i ^ key[n % 4];
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{apply_mask, extend_unmasked};
-
-    #[test]
-    fn extending_unmasked_is_copying_then_unmasking() {
-        let key = [0x37, 0xfa, 0x21, 0x3d];
-        let data: Vec<u8> = (0..100u8).map(|i| i.wrapping_mul(31)).collect();
-        for len in 0..data.len() {
-            for offset in 0..8 {
-                let mut copied = b"head".to_vec();
-                copied.extend_from_slice(&data[..len]);
-                apply_mask(&mut copied[4..], key, offset);
-                let mut fused = b"head".to_vec();
-                extend_unmasked(&mut fused, &data[..len], key, offset);
-                assert_eq!(fused, copied, "len {len} offset {offset}");
-            }
-        }
-    }
+    use super::apply_mask;
 
     fn naive(buf: &mut [u8], key: [u8; 4], offset: usize) {
         for (i, b) in buf.iter_mut().enumerate() {
