@@ -2,23 +2,17 @@
 //! choice of HTTP/1.1 or HTTP/2, and serving it until it ends or the server stops.
 //!
 //! HTTP/2 is chosen by ALPN over TLS, and by the client's connection preface on plain
-//! TCP (h2c with prior knowledge). The first read (into the thread's shared read
-//! buffer) tells; its bytes are kept in a [`Sniffed`] stream that hands them to hyper
-//! before reading the socket again, so the request costs one `recvfrom`, not a peek and
-//! a read. A WebSocket's upgraded stream is that `Sniffed`, from which the connection
-//! takes the bare `TcpStream` back.
+//! TCP (h2c with prior knowledge). The preface is peeked, not read, so an HTTP/1.1
+//! connection reaches hyper as the bare `TcpStream` and a WebSocket's upgraded stream
+//! is that stream again, with no wrapper in between.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
-
-use bytes::Bytes;
 
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -108,12 +102,12 @@ impl Protocols {
                 .await;
         }
         let sniffed = tokio::select! {
-            sniffed = self.sniff(tcp) => sniffed,
+            sniffed = self.starts_with_preface(&tcp) => sniffed,
             () = stopped(&mut stop) => return,
         };
         match sniffed {
-            Some((io, h2)) => {
-                self.serve_io(TokioIo::new(io), h2, peer, service, stop)
+            Some(h2) => {
+                self.serve_io(TokioIo::new(tcp), h2, peer, service, stop)
                     .await
             }
             None => tracing::debug!(%peer, "connection closed or silent before a request"),
@@ -143,120 +137,33 @@ impl Protocols {
         }
     }
 
-    /// Reads a plain-TCP client's first bytes: whether it opens with the HTTP/2
-    /// preface, and the stream that gives those bytes back. `None` if it fails or sends
-    /// nothing within the header read timeout.
-    async fn sniff(&self, mut tcp: TcpStream) -> Option<(Sniffed, bool)> {
-        let mut head = Vec::new();
-        let read = async {
-            let tcp = &mut tcp;
+    /// Whether a plain-TCP client opens with the HTTP/2 preface; `None` if it closes or
+    /// sends nothing within the header read timeout.
+    async fn starts_with_preface(&self, tcp: &TcpStream) -> Option<bool> {
+        let sniff = async {
+            let mut buf = [0u8; PREFACE.len()];
             loop {
-                // Read through tokio's `poll_read`, which forgets the socket's readiness
-                // after a short read: hyper's next read then waits instead of failing
-                // with EAGAIN.
-                let got = std::future::poll_fn(|cx| {
-                    crate::engine::stream::with_read_buf(SNIFF_READ, |buf| {
-                        let mut buf = ReadBuf::new(&mut buf[..SNIFF_READ]);
-                        match Pin::new(&mut *tcp).poll_read(cx, &mut buf) {
-                            Poll::Ready(Ok(())) => {
-                                head.extend_from_slice(buf.filled());
-                                Poll::Ready(Ok(buf.filled().len()))
-                            }
-                            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-                            Poll::Pending => Poll::Pending,
-                        }
-                    })
-                })
-                .await;
-                match got {
+                let n = tcp.peek(&mut buf).await.ok()?;
+                if n == 0 {
                     // Closed: hyper's HTTP/1 reads the end itself.
-                    Ok(0) => return Some(false),
-                    Ok(_) => {
-                        let n = head.len().min(PREFACE.len());
-                        if head[..n] != PREFACE[..n] {
-                            return Some(false);
-                        }
-                        if n == PREFACE.len() {
-                            return Some(true);
-                        }
-                        // A prefix of the preface: read on.
-                    }
-                    Err(_) => return None,
+                    return Some(false);
                 }
+                if buf[..n] != PREFACE[..n] {
+                    return Some(false);
+                }
+                if n == PREFACE.len() {
+                    return Some(true);
+                }
+                // A prefix of the preface: `peek` returns at once while bytes wait, so
+                // pause before looking again. Clients write the 24 bytes in one piece;
+                // this runs only for one that splits them.
+                tokio::time::sleep(Duration::from_millis(5)).await;
             }
         };
-        let h2 = match self.first_bytes_timeout {
-            Some(limit) => tokio::time::timeout(limit, read).await.ok().flatten(),
-            None => read.await,
-        }?;
-        let head = Bytes::from(head);
-        Some((Sniffed { tcp, head }, h2))
-    }
-}
-
-/// Bytes the first read of a connection takes at most: hyper's own first read size.
-const SNIFF_READ: usize = 8 << 10;
-
-/// A plain-TCP connection whose first bytes were read to choose the protocol: reads
-/// return those bytes first, then read the socket.
-pub(crate) struct Sniffed {
-    tcp: TcpStream,
-    head: Bytes,
-}
-
-impl Sniffed {
-    /// The socket, and what of the first read was not read back yet.
-    pub(crate) fn into_parts(self) -> (TcpStream, Bytes) {
-        (self.tcp, self.head)
-    }
-}
-
-impl AsyncRead for Sniffed {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let this = self.get_mut();
-        if this.head.is_empty() {
-            return Pin::new(&mut this.tcp).poll_read(cx, buf);
+        match self.first_bytes_timeout {
+            Some(limit) => tokio::time::timeout(limit, sniff).await.ok().flatten(),
+            None => sniff.await,
         }
-        let n = this.head.len().min(buf.remaining());
-        buf.put_slice(&this.head.split_to(n));
-        if this.head.is_empty() {
-            this.head = Bytes::new(); // frees the first read's bytes
-        }
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncWrite for Sniffed {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().tcp).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().tcp).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.tcp.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().tcp).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().tcp).poll_shutdown(cx)
     }
 }
 

@@ -27,19 +27,6 @@ thread_local! {
     static READ_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs `f` on this thread's read buffer, at least `min` bytes long, for a read whose
-/// bytes are copied out before `f` returns (the HTTP/2 preface sniff: an HTTP
-/// connection holds no buffer of its own for its first read either).
-pub(crate) fn with_read_buf<R>(min: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
-    READ_BUF.with(|buf| {
-        let mut buf = buf.borrow_mut();
-        if buf.len() < min {
-            buf.resize(min, 0);
-        }
-        f(&mut buf[..])
-    })
-}
-
 /// A write buffer with more capacity than this is released once flushed.
 const WRITE_KEEP: usize = 4 << 10;
 

@@ -10,8 +10,8 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 
-use crate::conn::Sniffed;
 use crate::engine::decoder::Limits;
 use crate::engine::negotiate::{DeflateConfig, DeflateParams};
 use crate::engine::stream::{self, Read, StreamConfig, WsStream};
@@ -91,17 +91,8 @@ impl Wire {
         config: WireConfig,
         deflate: Option<&Deflate>,
     ) -> Option<(Wire, bool)> {
-        let (transport, leftover) = match upgraded.downcast::<TokioIo<Sniffed>>() {
-            Ok(parts) => {
-                let (tcp, unread) = parts.io.into_inner().into_parts();
-                // What hyper read past the request, then what it never read.
-                let leftover = if unread.is_empty() {
-                    parts.read_buf
-                } else {
-                    [parts.read_buf, unread].concat().into()
-                };
-                (Transport::tcp(tcp), leftover)
-            }
+        let (transport, leftover) = match upgraded.downcast::<TokioIo<TcpStream>>() {
+            Ok(parts) => (Transport::tcp(parts.io.into_inner()), parts.read_buf),
             Err(upgraded) => (Transport::other(TokioIo::new(upgraded)), Bytes::new()),
         };
         let stream = WsStream::new(
