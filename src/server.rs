@@ -1,6 +1,7 @@
 //! Listening, hyper connections, graceful shutdown.
 
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -111,48 +112,30 @@ impl Server {
         // Each HTTP connection holds a receiver: shutdown is sent through it, and
         // `closed()` tells when the last connection has finished.
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let settings = service.settings();
-        let keepalive = settings.tcp_keepalive.map(|idle| {
-            socket2::TcpKeepalive::new()
-                .with_time(idle)
-                .with_interval(settings.tcp_keepalive_interval)
-                .with_retries(settings.tcp_keepalive_retries)
-        });
+        let sockets = SocketSetup::new(&listener, service.settings());
+        // The accept loop runs in a task of its own, on a runtime worker, rather than
+        // in whatever awaits this (often the main thread, outside the workers): then a
+        // new connection's task is queued on the worker that accepted it, with no
+        // cross-thread wake-up per connection.
+        let (quit_tx, quit_rx) = tokio::sync::oneshot::channel::<()>();
+        let mut accepting = tokio::spawn(accept_loop(
+            listener,
+            sockets,
+            protocols,
+            service.clone(),
+            stop_rx,
+            quit_rx,
+        ));
         tokio::pin!(signal);
-        loop {
-            let (tcp, peer) = tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok(conn) => conn,
-                    Err(e) => {
-                        // Out of descriptors and the like: pause instead of spinning.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                () = &mut signal => break,
-            };
-            let _ = tcp.set_nodelay(true);
-            if let Some(probes) = &keepalive {
-                if let Err(e) = socket2::SockRef::from(&tcp).set_tcp_keepalive(probes) {
-                    tracing::debug!(error = %e, "could not enable TCP keepalive");
-                }
-            }
-            // The TLS handshake and the protocol choice happen in the connection's own
-            // task: a slow or failing client never holds up the accept loop. Everything
-            // logged while serving this connection names its peer.
-            let protocols = protocols.clone();
-            let service = service.with_remote_addr(peer);
-            let stop = stop_rx.clone();
-            let span = tracing::info_span!("http", %peer);
-            tokio::spawn(tracing::Instrument::instrument(
-                async move { protocols.serve(tcp, peer, service, stop).await },
-                span,
-            ));
+        let ended = tokio::select! {
+            () = &mut signal => false,
+            _ = &mut accepting => true,
+        };
+        if !ended {
+            let _ = quit_tx.send(());
+            let _ = accepting.await; // the listener is closed once it returns
         }
         tracing::info!(address = %local_addr, "shutting down: no new connections, closing websockets");
-        drop(listener);
-        drop(stop_rx);
         let _ = stop_tx.send(true);
         let timeout = service.settings().close_timeout;
         let http_done = async {
@@ -166,6 +149,115 @@ impl Server {
         tokio::join!(http_done, service.close_websockets());
         tracing::info!(address = %local_addr, "stopped");
         Ok(())
+    }
+}
+
+/// Accepts connections until told to quit, each served in its own task.
+async fn accept_loop(
+    listener: TcpListener,
+    mut sockets: SocketSetup,
+    protocols: Arc<Protocols>,
+    service: AppService,
+    stop_rx: tokio::sync::watch::Receiver<bool>,
+    mut quit: tokio::sync::oneshot::Receiver<()>,
+) {
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of descriptors and the like: pause instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut quit => return,
+        };
+        sockets.apply(&tcp);
+        // The TLS handshake and the protocol choice happen in the connection's own
+        // task: a slow or failing client never holds up the accept loop. Everything
+        // logged while serving this connection names its peer.
+        let protocols = protocols.clone();
+        let service = service.with_remote_addr(peer);
+        let stop = stop_rx.clone();
+        let span = tracing::info_span!("http", %peer);
+        tokio::spawn(tracing::Instrument::instrument(
+            async move { protocols.serve(tcp, peer, service, stop).await },
+            span,
+        ));
+    }
+}
+
+/// The options every accepted socket gets: `TCP_NODELAY`, and TCP keepalive probes
+/// unless turned off. They are set once on the listener, which Linux copies into every
+/// socket it accepts (saving five system calls per connection); the first accepted
+/// socket is checked, and if it did not inherit them they are set on each socket.
+struct SocketSetup {
+    keepalive: Option<socket2::TcpKeepalive>,
+    /// The keepalive idle time, interval and probe count asked for.
+    wanted: Option<(Duration, Duration, u32)>,
+    /// Whether accepted sockets inherit the options; `None` until the first is seen.
+    inherited: Option<bool>,
+}
+
+impl SocketSetup {
+    fn new(listener: &TcpListener, settings: &crate::settings::Settings) -> SocketSetup {
+        let wanted = settings.tcp_keepalive.map(|idle| {
+            (
+                idle,
+                settings.tcp_keepalive_interval,
+                settings.tcp_keepalive_retries,
+            )
+        });
+        let keepalive = wanted.map(|(idle, interval, retries)| {
+            socket2::TcpKeepalive::new()
+                .with_time(idle)
+                .with_interval(interval)
+                .with_retries(retries)
+        });
+        let sock = socket2::SockRef::from(listener);
+        let on_listener = sock.set_tcp_nodelay(true).is_ok()
+            && keepalive
+                .as_ref()
+                .is_none_or(|k| sock.set_tcp_keepalive(k).is_ok());
+        SocketSetup {
+            keepalive,
+            wanted,
+            inherited: if on_listener { None } else { Some(false) },
+        }
+    }
+
+    fn apply(&mut self, tcp: &tokio::net::TcpStream) {
+        let inherited = match self.inherited {
+            Some(known) => known,
+            None => *self.inherited.insert(self.has_options(tcp)),
+        };
+        if inherited {
+            return;
+        }
+        let _ = tcp.set_nodelay(true);
+        if let Some(probes) = &self.keepalive {
+            if let Err(e) = socket2::SockRef::from(tcp).set_tcp_keepalive(probes) {
+                tracing::debug!(error = %e, "could not enable TCP keepalive");
+            }
+        }
+    }
+
+    /// Whether `tcp` already has the options (inherited from the listener).
+    fn has_options(&self, tcp: &tokio::net::TcpStream) -> bool {
+        let sock = socket2::SockRef::from(tcp);
+        if !sock.tcp_nodelay().unwrap_or(false) {
+            return false;
+        }
+        let Some((idle, interval, retries)) = self.wanted else {
+            return true;
+        };
+        let secs = |d: io::Result<Duration>| d.map(|d| d.as_secs()).ok();
+        sock.keepalive().unwrap_or(false)
+            && secs(sock.tcp_keepalive_time()) == Some(idle.as_secs())
+            && secs(sock.tcp_keepalive_interval()) == Some(interval.as_secs())
+            && sock.tcp_keepalive_retries().ok() == Some(retries)
     }
 }
 

@@ -118,3 +118,59 @@ async fn a_view_logs_inside_its_connection_span() {
     assert!(line.contains("peer=127.0.0.1:"), "{line}");
     assert!(line.contains("got=hello"), "{line}");
 }
+
+/// Over a real server, a WebSocket's span is a root naming the peer itself: not a child
+/// of the HTTP connection's `http{peer}` span, which would otherwise stay alive (with
+/// its formatted fields) for the WebSocket's whole life.
+#[tokio::test]
+async fn a_websocket_span_over_a_real_server_is_a_root() {
+    use futures_util::{SinkExt, StreamExt};
+    let (logs, _guard) = capture();
+    let server = App::new()
+        .route("/chat/{room}", require_websocket(chatty))
+        .bind("127.0.0.1:0")
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run_until(async {
+        let _ = stop_rx.await;
+    }));
+    let url = format!("ws://{addr}/chat/lobby");
+    let limit = std::time::Duration::from_secs(10);
+    let (mut ws, _) = tokio::time::timeout(limit, tokio_tungstenite::connect_async(url))
+        .await
+        .expect("in time")
+        .expect("connect");
+    ws.send(tokio_tungstenite::tungstenite::Message::text("hello"))
+        .await
+        .unwrap();
+    let echo = tokio::time::timeout(limit, ws.next())
+        .await
+        .expect("in time");
+    assert_eq!(
+        echo.unwrap().unwrap(),
+        tokio_tungstenite::tungstenite::Message::text("hello")
+    );
+    // Close from the client and read to the end, so stopping has no socket to wait for.
+    ws.close(None).await.unwrap();
+    while let Some(Ok(_)) = tokio::time::timeout(limit, ws.next())
+        .await
+        .expect("closed in time")
+    {}
+    let _ = stop_tx.send(());
+    tokio::time::timeout(limit, serving)
+        .await
+        .expect("stops in time")
+        .unwrap()
+        .unwrap();
+    let line = logs
+        .text()
+        .lines()
+        .find(|l| l.contains("view got a message"))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("the view's line is missing: {}", logs.text()));
+    assert!(line.contains("websocket{id="), "{line}");
+    assert!(line.contains("peer=127.0.0.1:"), "{line}");
+    assert!(!line.contains("http{"), "{line}");
+}

@@ -280,8 +280,12 @@ impl AppService {
             let shared = Shared::new(reply, on_upgrade, settings);
             request.set_upgrade(shared.clone());
             request.attach_state(this.inner.state());
-            // Everything the view and the connection log names this connection.
+            // Everything the view and the connection log names this connection. A
+            // root span, naming the peer itself: as a child of the HTTP connection's
+            // span it would keep that one (and its formatted fields) alive in the
+            // subscriber for the WebSocket's whole life.
             let span = tracing::info_span!(
+                parent: None,
                 "websocket",
                 id = %shared.id(),
                 path = %request.path(),

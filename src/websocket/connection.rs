@@ -66,6 +66,9 @@ impl DerefMut for Locked<'_> {
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
+        if !self.inner.as_ref().is_some_and(|inner| inner.end_due) {
+            return; // the common case: the guard unlocks as it drops
+        }
         let due = match self.inner.as_mut() {
             Some(inner) if inner.end_due => {
                 inner.end_due = false;
@@ -255,6 +258,9 @@ pub(crate) struct Inner {
     outgoing: Option<(mpsc::Sender<Outgoing>, mpsc::Receiver<Outgoing>)>,
     /// Fan-out pushes (groups), drained after the channel in the same round.
     pushes: Arc<PushQueue>,
+    /// A sender holds the push queue: until then nothing can be pushed, and a round
+    /// skips the queue's lock.
+    pushes_shared: bool,
     shutdown: bool,
     /// A sender's `close_now` before the connection was open: applied once it is
     /// (boxed: rare, and every connection carries the slot).
@@ -345,6 +351,7 @@ impl Shared {
                 writer_waker: None,
                 outgoing: None,
                 pushes: Arc::new(PushQueue::new(settings.sender_capacity)),
+                pushes_shared: false,
                 shutdown: false,
                 close_now: None,
                 end_hooks: None,
@@ -618,6 +625,11 @@ impl Inner {
     pub(crate) fn pushes(&mut self) -> Arc<PushQueue> {
         if matches!(self.phase, Phase::Ended) || self.closing.send_done() {
             self.close_senders();
+        }
+        if !self.pushes_shared {
+            // The task's next round drains the queue, which records its waker there.
+            self.pushes_shared = true;
+            self.poke();
         }
         self.pushes.clone()
     }
@@ -1074,30 +1086,32 @@ impl Inner {
             }
         }
         // Pushed messages need no channel: move as many as the engine takes. Locking the
-        // queue records the task's waker even when the channel is not done.
-        let queue = self.pushes.clone();
-        let mut pushes = queue.drain(cx.waker());
-        if drained && !failed && close_sent.is_none() {
-            while !self.closing.send_done() && !pushes.is_empty() {
-                match wire.poll_ready(cx) {
-                    Poll::Ready(Ok(())) => {}
-                    Poll::Ready(Err(_)) => {
+        // queue records the task's waker even when the channel is not done. Before any
+        // sender holds the queue it is empty, and its lock is skipped.
+        if self.pushes_shared {
+            let queue = self.pushes.clone();
+            let mut pushes = queue.drain(cx.waker());
+            if drained && !failed && close_sent.is_none() {
+                while !self.closing.send_done() && !pushes.is_empty() {
+                    match wire.poll_ready(cx) {
+                        Poll::Ready(Ok(())) => {}
+                        Poll::Ready(Err(_)) => {
+                            failed = true;
+                            break;
+                        }
+                        Poll::Pending => break,
+                    }
+                    let Some(m) = pushes.pop() else {
+                        break;
+                    };
+                    if wire.start_send(m).is_err() {
                         failed = true;
                         break;
                     }
-                    Poll::Pending => break,
                 }
-                let Some(m) = pushes.pop() else {
-                    break;
-                };
-                if wire.start_send(m).is_err() {
-                    failed = true;
-                    break;
-                }
+                drained = pushes.is_empty();
             }
-            drained = pushes.is_empty();
         }
-        drop(pushes);
         if let Some(code) = close_sent {
             self.note_close_sent(code);
         }

@@ -225,20 +225,6 @@ impl ConnTask {
             id,
         }
     }
-
-    /// The view returned (`Some`) or panicked (`None`).
-    fn view_finished(&mut self, response: Option<Response>) {
-        let returned = response.is_some();
-        if self.shared.lock().refuse(response) {
-            return;
-        }
-        self.final_code = Some(if returned {
-            CloseCode::Normal
-        } else {
-            CloseCode::Error
-        });
-        arm(&mut self.deadline, self.close_timeout);
-    }
 }
 
 /// Whether an armed timer has gone off (registering the waker when not).
@@ -276,26 +262,38 @@ impl Future for ConnTask {
                 inner.set_polling_view(this.view.is_some());
             }
             let mut again = false;
-            if let Some(view) = this.view.as_mut() {
-                let polled = std::panic::catch_unwind(AssertUnwindSafe(|| view.as_mut().poll(cx)));
-                this.shared.lock().set_polling_view(false);
-                match polled {
-                    Ok(Poll::Pending) => {}
-                    Ok(Poll::Ready(response)) => {
-                        this.view = None;
-                        this.view_finished(Some(response));
-                        again = true;
-                    }
-                    Err(panic) => {
-                        let what = panic_text(&panic);
-                        tracing::error!(panic = %what, "websocket view panicked; closing with 1011");
-                        this.view = None;
-                        this.view_finished(None);
-                        again = true;
-                    }
+            let polled = this
+                .view
+                .as_mut()
+                .map(|view| std::panic::catch_unwind(AssertUnwindSafe(|| view.as_mut().poll(cx))));
+            let finished = match polled {
+                None | Some(Ok(Poll::Pending)) => None,
+                Some(Ok(Poll::Ready(response))) => Some(Some(response)),
+                Some(Err(panic)) => {
+                    let what = panic_text(&panic);
+                    tracing::error!(panic = %what, "websocket view panicked; closing with 1011");
+                    Some(None)
                 }
+            };
+            if finished.is_some() {
+                // Dropped unlocked: what the view held (its socket, senders) may lock.
+                this.view = None;
             }
+            // One lock for the rest of the round.
             let mut inner = this.shared.lock();
+            inner.set_polling_view(false);
+            if let Some(response) = finished {
+                let returned = response.is_some();
+                if !inner.refuse(response) {
+                    this.final_code = Some(if returned {
+                        CloseCode::Normal
+                    } else {
+                        CloseCode::Error
+                    });
+                    arm(&mut this.deadline, this.close_timeout);
+                }
+                again = true;
+            }
             inner.end_round(cx, this.view.is_none(), this.final_code);
             if inner.is_queue_full() && !inner.is_stalled() {
                 arm(&mut this.stall, this.close_timeout);
