@@ -187,13 +187,28 @@ impl Watch {
             self.timer = None;
         } else {
             let due = clock_base() + Duration::from_millis(due);
-            match &mut self.timer {
-                Some(timer) if timer.deadline() == due => {}
-                Some(timer) if timer.deadline() < due && !timer.is_elapsed() => {
-                    // Set for earlier: it fires, and is moved on then.
+            let unchanged = match &mut self.timer {
+                Some(timer) if timer.deadline() == due => true,
+                // Set for earlier: it fires, and is moved on then.
+                Some(timer) if timer.deadline() < due && !timer.is_elapsed() => true,
+                Some(timer) => {
+                    timer.as_mut().reset(due);
+                    false
                 }
-                Some(timer) => timer.as_mut().reset(due),
-                None => self.timer = Some(Box::pin(tokio::time::sleep_until(due))),
+                None => {
+                    self.timer = Some(Box::pin(tokio::time::sleep_until(due)));
+                    false
+                }
+            };
+            if unchanged {
+                // Its waker was registered when it was armed, by this spawned task
+                // (the watch runs only once the connection is open, never in the
+                // service's first poll): a look at its state is enough, no poll. This
+                // is the round of every message that arrives.
+                if self.timer.as_ref().is_some_and(|t| t.is_elapsed()) {
+                    cx.waker().wake_by_ref();
+                }
+                return verdict;
             }
         }
         // Register the waker with the (re-)armed timer.
