@@ -198,6 +198,21 @@ async fn a_busy_peer_is_not_pinged() {
     server.stop().await;
 }
 
+/// The input deadline closed the connection: no earlier than its bound, well within ten
+/// times it, and the view saw the end as a policy error (1008).
+async fn closed_for_stalled_input(
+    elapsed: Duration,
+    limit: Duration,
+    ends: &mut mpsc::UnboundedReceiver<Option<CloseCause>>,
+) {
+    assert!(elapsed >= limit, "closed after {elapsed:?}");
+    assert!(elapsed < limit * 10, "closed after {elapsed:?}");
+    match within(ends.recv()).await.expect("the view ended") {
+        Some(CloseCause::Error { code, .. }) => assert_eq!(code, CloseCode::Policy),
+        other => panic!("cause {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn a_trickled_half_frame_is_closed_with_1008() {
     let limit = Duration::from_millis(400);
@@ -229,12 +244,7 @@ async fn a_trickled_half_frame_is_closed_with_1008() {
     trickle.abort();
     assert_eq!(got.first(), Some(&0x88), "a close frame");
     assert_eq!(got.get(2..4), Some(&1008u16.to_be_bytes()[..]));
-    assert!(elapsed >= limit, "closed after {elapsed:?}");
-    assert!(elapsed < limit * 10, "closed after {elapsed:?}");
-    match within(ends.recv()).await.expect("the view ended") {
-        Some(CloseCause::Error { code, .. }) => assert_eq!(code, CloseCode::Policy),
-        other => panic!("cause {other:?}"),
-    }
+    closed_for_stalled_input(elapsed, limit, &mut ends).await;
     server.stop().await;
 }
 
@@ -282,12 +292,7 @@ async fn a_fragmented_message_never_finished_is_closed_with_1008_despite_pings()
         "the pings were answered"
     );
     assert_eq!(close_code_of(&frames), Some(1008));
-    assert!(elapsed >= limit, "closed after {elapsed:?}");
-    assert!(elapsed < limit * 10, "closed after {elapsed:?}");
-    match within(ends.recv()).await.expect("the view ended") {
-        Some(CloseCause::Error { code, .. }) => assert_eq!(code, CloseCode::Policy),
-        other => panic!("cause {other:?}"),
-    }
+    closed_for_stalled_input(elapsed, limit, &mut ends).await;
     server.stop().await;
 }
 
@@ -311,12 +316,7 @@ async fn a_frame_begun_in_the_same_write_as_a_whole_one_is_bounded() {
         Some(&b"whole"[..])
     );
     assert_eq!(close_code_of(&frames), Some(1008));
-    assert!(elapsed >= limit, "closed after {elapsed:?}");
-    assert!(elapsed < limit * 10, "closed after {elapsed:?}");
-    match within(ends.recv()).await.expect("the view ended") {
-        Some(CloseCause::Error { code, .. }) => assert_eq!(code, CloseCode::Policy),
-        other => panic!("cause {other:?}"),
-    }
+    closed_for_stalled_input(elapsed, limit, &mut ends).await;
     server.stop().await;
 }
 
