@@ -17,6 +17,15 @@ impl Captured {
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
+
+    /// The first captured line containing `needle`; fails the test if there is none.
+    fn line_with(&self, needle: &str) -> String {
+        let text = self.text();
+        text.lines()
+            .find(|l| l.contains(needle))
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("no line with {needle:?} in: {text}"))
+    }
 }
 
 impl Write for Captured {
@@ -107,12 +116,7 @@ async fn a_view_logs_inside_its_connection_span() {
     ws.send("hello").await.unwrap();
     assert_eq!(ws.recv_text().await.unwrap(), "hello");
     ws.closed().await.unwrap();
-    let line = logs
-        .text()
-        .lines()
-        .find(|l| l.contains("view got a message"))
-        .map(str::to_owned)
-        .unwrap_or_else(|| panic!("the view's line is missing: {}", logs.text()));
+    let line = logs.line_with("view got a message");
     assert!(line.contains("websocket{id="), "{line}");
     assert!(line.contains("path=/chat/lobby"), "{line}");
     assert!(line.contains("peer=127.0.0.1:"), "{line}");
@@ -164,12 +168,7 @@ async fn a_websocket_span_over_a_real_server_is_a_root() {
         .expect("stops in time")
         .unwrap()
         .unwrap();
-    let line = logs
-        .text()
-        .lines()
-        .find(|l| l.contains("view got a message"))
-        .map(str::to_owned)
-        .unwrap_or_else(|| panic!("the view's line is missing: {}", logs.text()));
+    let line = logs.line_with("view got a message");
     assert!(line.contains("websocket{id="), "{line}");
     assert!(line.contains("peer=127.0.0.1:"), "{line}");
     assert!(!line.contains("http{"), "{line}");
