@@ -2,9 +2,9 @@
 //! choice of HTTP/1.1 or HTTP/2, and serving it until it ends or the server stops.
 //!
 //! HTTP/2 is chosen by ALPN over TLS, and by the client's connection preface on plain
-//! TCP (h2c with prior knowledge). The preface is peeked, not read, so an HTTP/1.1
-//! connection reaches hyper as the bare `TcpStream` and a WebSocket's upgraded stream
-//! is that stream again, with no wrapper in between.
+//! TCP (h2c with prior knowledge). On plain TCP the server reads the first bytes
+//! itself (`first_read.rs`): an HTTP/1.1 WebSocket upgrade is served without hyper, the
+//! engine on the bare `TcpStream`; anything else goes to hyper with those bytes first.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,11 +16,12 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
-use crate::service::AppService;
+use crate::first_read::{self, First};
+use crate::prefixed::Prefixed;
+use crate::service::{AppService, Replay};
 use crate::settings::Settings;
-
-/// What every HTTP/2 client sends first (RFC 9113 §3.4).
-const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+use crate::websocket::handover::DirectIo;
+use crate::websocket::wire::WireConfig;
 
 /// The HTTP/2 connection window: larger than one stream's (hyper's default, 1 MiB), so
 /// one WebSocket whose peer outpaces its reader does not hold up the others sharing
@@ -75,45 +76,92 @@ impl Protocols {
     /// handshake, a protocol error) reaches another connection: each runs in its own task.
     pub(crate) async fn serve(
         &self,
-        tcp: TcpStream,
+        mut tcp: TcpStream,
         peer: SocketAddr,
         service: AppService,
         mut stop: watch::Receiver<bool>,
     ) {
         #[cfg(feature = "tls")]
         if let Some((acceptor, timeout)) = &self.tls {
-            let handshake = tokio::time::timeout(*timeout, acceptor.accept(tcp));
-            let tls = tokio::select! {
-                done = handshake => match done {
-                    Ok(Ok(tls)) => tls,
-                    Ok(Err(e)) => {
-                        tracing::debug!(error = %e, %peer, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%peer, "TLS handshake timed out");
-                        return;
-                    }
-                },
-                () = stopped(&mut stop) => return,
-            };
-            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-            let service = service.with_secure(true);
-            return self
-                .serve_io(TokioIo::new(tls), h2, peer, service, stop)
-                .await;
+            let span = http_span(peer);
+            return tracing::Instrument::instrument(
+                self.serve_tls(acceptor, *timeout, tcp, peer, service, stop),
+                span,
+            )
+            .await;
         }
-        let sniffed = tokio::select! {
-            sniffed = self.starts_with_preface(&tcp) => sniffed,
+        let first = tokio::select! {
+            first = first_read::read(&mut tcp, self.first_bytes_timeout) => first,
             () = stopped(&mut stop) => return,
         };
-        match sniffed {
-            Some(h2) => {
-                self.serve_io(TokioIo::new(tcp), h2, peer, service, stop)
-                    .await
+        let (io, h2) = match first {
+            First::Nothing => {
+                tracing::debug!(%peer, "connection closed or silent before a request");
+                return;
             }
-            None => tracing::debug!(%peer, "connection closed or silent before a request"),
-        }
+            First::Http2(raw) => (TokioIo::new(Prefixed::new(tcp, raw)), true),
+            First::Http1(raw) => (TokioIo::new(Prefixed::new(tcp, raw)), false),
+            First::Upgrade {
+                parts,
+                raw,
+                head_len,
+            } => {
+                // No `http` span: the WebSocket's own is a root that names the peer.
+                let io = DirectIo {
+                    tcp,
+                    leftover: raw.slice(head_len..),
+                    config: WireConfig::new(service.settings()),
+                };
+                // Accepted: the connection task has the socket. Refused: hyper reads
+                // the request again from what was read, answers it with the view's
+                // response, and serves the connection from there.
+                let Some((response, io)) = service.serve_direct(*parts, io).await else {
+                    return;
+                };
+                let io = TokioIo::new(Prefixed::new(io.tcp, raw));
+                let replay = Replay::new(response, service);
+                let conn = self.http1.serve_connection(io, replay).with_upgrades();
+                let served = tracing::Instrument::instrument(drive(conn, stop), http_span(peer));
+                if let Err(e) = served.await {
+                    tracing::debug!(error = %e, %peer, "http connection ended with an error");
+                }
+                return;
+            }
+        };
+        let served = self.serve_io(io, h2, peer, service, stop);
+        tracing::Instrument::instrument(served, http_span(peer)).await;
+    }
+
+    /// Serves a TLS connection: the handshake, then HTTP/2 or HTTP/1.1 as ALPN chose.
+    #[cfg(feature = "tls")]
+    async fn serve_tls(
+        &self,
+        acceptor: &tokio_rustls::TlsAcceptor,
+        timeout: Duration,
+        tcp: TcpStream,
+        peer: SocketAddr,
+        service: AppService,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let handshake = tokio::time::timeout(timeout, acceptor.accept(tcp));
+        let tls = tokio::select! {
+            done = handshake => match done {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, %peer, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            },
+            () = stopped(&mut stop) => return,
+        };
+        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+        let service = service.with_secure(true);
+        self.serve_io(TokioIo::new(tls), h2, peer, service, stop)
+            .await;
     }
 
     /// Serves an established stream with HTTP/2 (`h2`) or HTTP/1.1 with upgrades, and
@@ -138,35 +186,11 @@ impl Protocols {
             tracing::debug!(error = %e, %peer, "http connection ended with an error");
         }
     }
+}
 
-    /// Whether a plain-TCP client opens with the HTTP/2 preface; `None` if it closes or
-    /// sends nothing within the header read timeout.
-    async fn starts_with_preface(&self, tcp: &TcpStream) -> Option<bool> {
-        let sniff = async {
-            let mut buf = [0u8; PREFACE.len()];
-            loop {
-                let n = tcp.peek(&mut buf).await.ok()?;
-                if n == 0 {
-                    // Closed: hyper's HTTP/1 reads the end itself.
-                    return Some(false);
-                }
-                if buf[..n] != PREFACE[..n] {
-                    return Some(false);
-                }
-                if n == PREFACE.len() {
-                    return Some(true);
-                }
-                // A prefix of the preface: `peek` returns at once while bytes wait, so
-                // pause before looking again. Clients write the 24 bytes in one piece;
-                // this runs only for one that splits them.
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        };
-        match self.first_bytes_timeout {
-            Some(limit) => tokio::time::timeout(limit, sniff).await.ok().flatten(),
-            None => sniff.await,
-        }
-    }
+/// The span an HTTP connection is served in: everything logged names its peer.
+fn http_span(peer: SocketAddr) -> tracing::Span {
+    tracing::info_span!("http", %peer)
 }
 
 /// Completes when the server is stopping (or gone).

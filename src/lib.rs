@@ -84,6 +84,8 @@
 // use the core and are never used by it. See docs/architecture.md.
 mod app;
 mod conn;
+mod first_read;
+mod prefixed;
 mod server;
 mod service;
 #[cfg(feature = "tls")]

@@ -176,16 +176,11 @@ async fn accept_loop(
         };
         sockets.apply(&tcp);
         // The TLS handshake and the protocol choice happen in the connection's own
-        // task: a slow or failing client never holds up the accept loop. Everything
-        // logged while serving this connection names its peer.
+        // task: a slow or failing client never holds up the accept loop.
         let protocols = protocols.clone();
         let service = service.with_remote_addr(peer);
         let stop = stop_rx.clone();
-        let span = tracing::info_span!("http", %peer);
-        tokio::spawn(tracing::Instrument::instrument(
-            async move { protocols.serve(tcp, peer, service, stop).await },
-            span,
-        ));
+        tokio::spawn(async move { protocols.serve(tcp, peer, service, stop).await });
     }
 }
 

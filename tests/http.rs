@@ -585,3 +585,152 @@ async fn bad_routes_fail_the_build_naming_each_route() {
     let source: &dyn std::error::Error = routes[1];
     assert!(source.to_string().starts_with("route \"/twice\": "));
 }
+
+/// A masked client text frame (RFC 6455 §5.3), for raw-TCP tests.
+fn masked_text(text: &str) -> Vec<u8> {
+    let key = [0x37u8, 0xfa, 0x21, 0x3d];
+    let mut frame = vec![0x81, 0x80 | u8::try_from(text.len()).expect("short text")];
+    frame.extend_from_slice(&key);
+    frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    frame
+}
+
+/// Reads one unmasked server text frame with a short payload.
+async fn read_text_frame(tcp: &mut tokio::net::TcpStream, already: &[u8]) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut got = already.to_vec();
+    let mut buf = [0u8; 256];
+    while got.len() < 2 || got.len() < 2 + usize::from(got[1] & 0x7f) {
+        let n = support::within(tcp.read(&mut buf)).await.expect("read");
+        assert!(n > 0, "closed before a whole frame: {got:?}");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(got[0], 0x81, "a final text frame: {got:?}");
+    let len = usize::from(got[1] & 0x7f);
+    String::from_utf8(got[2..2 + len].to_vec()).expect("utf-8")
+}
+
+/// Frames a client sends in the same write as its upgrade request (before the 101) are
+/// the socket's first messages, not lost and not read as HTTP.
+#[tokio::test]
+async fn frames_sent_with_the_upgrade_request_are_read() {
+    let srv = start(app()).await;
+    let mut req = upgrade_request("/lower", "");
+    req.extend(masked_text("HELLO"));
+    req.extend(masked_text("World"));
+    let (head, rest, mut tcp) = srv.raw_head(&req).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let first = read_text_frame(&mut tcp, &rest).await;
+    assert_eq!(first, "hello");
+    let consumed = 2 + first.len();
+    let second = read_text_frame(&mut tcp, rest.get(consumed..).unwrap_or_default()).await;
+    assert_eq!(second, "world");
+    srv.stop().await;
+}
+
+/// An upgrade request whose head arrives in two writes, the second carrying a frame
+/// too, upgrades and reads that frame (the server's first read sees no whole request
+/// and hands what it read to hyper, which must pass the frame on).
+#[tokio::test]
+async fn an_upgrade_request_in_two_writes_upgrades() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let srv = start(app()).await;
+    let req = upgrade_request("/lower", "");
+    let (part1, part2) = req.split_at(30);
+    let mut tcp = tokio::net::TcpStream::connect(srv.addr)
+        .await
+        .expect("connect");
+    tcp.set_nodelay(true).expect("nodelay");
+    tcp.write_all(part1).await.expect("write");
+    // A pause only to make the two writes two reads on the server; the test waits
+    // for nothing with it (it passes, less usefully, if they merge).
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let mut second = part2.to_vec();
+    second.extend(masked_text("SPLIT"));
+    tcp.write_all(&second).await.expect("write");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 512];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = support::within(tcp.read(&mut buf)).await.expect("read");
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    let end = got.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
+    assert!(
+        got.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+    assert_eq!(read_text_frame(&mut tcp, &got[end..]).await, "split");
+    srv.stop().await;
+}
+
+/// A refused upgrade (a wrong version: 426) is answered, and the same connection goes
+/// on serving plain requests (HTTP/1.1 keep-alive), as over hyper alone.
+#[tokio::test]
+async fn a_refused_upgrade_leaves_the_connection_serving() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let srv = start(app()).await;
+    let refused = String::from_utf8(upgrade_request("/lower", ""))
+        .expect("ascii")
+        .replace("Version: 13", "Version: 8");
+    let mut tcp = tokio::net::TcpStream::connect(srv.addr)
+        .await
+        .expect("connect");
+    tcp.write_all(refused.as_bytes()).await.expect("write");
+    tcp.write_all(b"GET /plain HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut out = Vec::new();
+    support::within(tcp.read_to_end(&mut out))
+        .await
+        .expect("read");
+    let text = String::from_utf8_lossy(&out);
+    let second = text
+        .find("HTTP/1.1 200")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(text.starts_with("HTTP/1.1 426"), "{text}");
+    assert!(
+        text[..second].contains("unsupported Sec-WebSocket-Version"),
+        "{text}"
+    );
+    assert!(text[second..].ends_with("hello"), "{text}");
+    srv.stop().await;
+}
+
+/// A view that answers a WebSocket request without accepting (a redirect, say) gets
+/// its response out whole, body included, and the connection serves on.
+#[tokio::test]
+async fn a_view_that_declines_the_socket_answers_over_http() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    async fn declines(_req: Request) -> Response {
+        Response::text("not for sockets").with_status(409)
+    }
+    let srv = start(
+        App::new()
+            .route("/x", accept_websocket(declines))
+            .route("/plain", hello),
+    )
+    .await;
+    let mut tcp = tokio::net::TcpStream::connect(srv.addr)
+        .await
+        .expect("connect");
+    tcp.write_all(&upgrade_request("/x", ""))
+        .await
+        .expect("write");
+    tcp.write_all(b"GET /plain HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut out = Vec::new();
+    support::within(tcp.read_to_end(&mut out))
+        .await
+        .expect("read");
+    let text = String::from_utf8_lossy(&out);
+    let second = text
+        .find("HTTP/1.1 200")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(text.starts_with("HTTP/1.1 409"), "{text}");
+    assert!(text[..second].ends_with("not for sockets"), "{text}");
+    assert!(text[second..].ends_with("hello"), "{text}");
+    srv.stop().await;
+}

@@ -328,3 +328,29 @@ async fn http2_keepalive_pings_a_silent_connection() {
     drop(tcp);
     srv.stop().await;
 }
+
+/// A client that writes the HTTP/2 preface in two pieces still gets HTTP/2 (the server
+/// waits for the rest of a preface's start rather than handing it to HTTP/1.1).
+#[tokio::test]
+async fn a_preface_in_two_writes_is_still_http2() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let srv = start(app()).await;
+    let mut tcp = TcpStream::connect(srv.addr).await.expect("connect");
+    tcp.set_nodelay(true).expect("nodelay");
+    let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    hello.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+    tcp.write_all(&hello[..10]).await.expect("write");
+    // Only to make two reads on the server; passes (less usefully) if they merge.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    tcp.write_all(&hello[10..]).await.expect("write");
+    let mut head = [0u8; 9];
+    within(tcp.read_exact(&mut head))
+        .await
+        .expect("a frame header");
+    assert_eq!(
+        head[3], 0x4,
+        "the server's first frame is SETTINGS: {head:?}"
+    );
+    drop(tcp);
+    srv.stop().await;
+}

@@ -250,6 +250,12 @@ impl<T: AsyncRead + AsyncWrite + Unpin> WsStream<T> {
         }
     }
 
+    /// Queues bytes that are not a frame, written before anything queued after them
+    /// (the server's 101 when it wrote the handshake itself).
+    pub(crate) fn queue_raw(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+
     /// Queues a data message.
     pub(crate) fn start_send(&mut self, msg: Message) -> Result<(), WriteError> {
         if self.close_sent {

@@ -29,6 +29,7 @@ use crate::router::Router;
 use crate::service::chain::{Chain, Middleware};
 use crate::settings::Settings;
 use crate::websocket::connection::{Outcome, Shared};
+use crate::websocket::handover::{DirectIo, Handover};
 use crate::websocket::task::ConnTask;
 use crate::websocket::tracker::Tracker;
 
@@ -275,43 +276,105 @@ impl AppService {
             // The view may hold the request for the connection's life: detach it from
             // hyper's read buffer, which its header values would otherwise pin.
             request.detach_from_read_buffer();
-            let (reply, outcome) = oneshot::channel();
-            let settings = this.inner.settings();
-            let shared = Shared::new(reply, on_upgrade, settings);
-            request.set_upgrade(shared.clone());
-            request.attach_state(this.inner.state());
-            // Everything the view and the connection log names this connection. A
-            // root span, naming the peer itself: as a child of the HTTP connection's
-            // span it would keep that one (and its formatted fields) alive in the
-            // subscriber for the WebSocket's whole life.
-            let span = tracing::info_span!(
-                parent: None,
-                "websocket",
-                id = %shared.id(),
-                path = %request.path(),
-                peer = tracing::field::Empty,
-            );
-            if let Some(peer) = this.remote_addr {
-                span.record("peer", tracing::field::display(peer));
-            }
-            let chain = Chain::run_from(&this.inner, 0, request);
-            let task = ConnTask::new(chain, shared, settings, this.tracker.clone());
-            let mut task = tracing::Instrument::instrument(task, span);
-            // A first poll here lets a view that accepts at once hand over its 101
-            // without a task switch. Wakers it registers point at this task: spawning
-            // polls the task again at once, which registers its own.
-            if let Poll::Ready(()) =
-                std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut task).poll(cx))).await
-            {
-                drop(task);
-            } else {
-                tokio::spawn(task);
-            }
+            let outcome = this
+                .start_websocket(request, Handover::Hyper(on_upgrade))
+                .await;
             Ok(match outcome.await {
                 Ok(Outcome::Accept(switching)) => switching,
-                Ok(Outcome::Done(resp)) => resp.into_http(),
+                Ok(Outcome::Done(resp, _)) => resp.into_http(),
                 Err(_) => Response::internal_error().into_http(),
             })
         })
+    }
+
+    /// A WebSocket request whose head the server read itself (plain TCP, HTTP/1.1, no
+    /// body): run like any other, the engine taking the socket when the view accepts.
+    /// Returns the response and the socket when the view answered without accepting.
+    pub(crate) async fn serve_direct(
+        &self,
+        parts: http::request::Parts,
+        io: DirectIo,
+    ) -> Option<(Response, Box<DirectIo>)> {
+        let request = Request::from_http(parts, None, self.remote_addr, self.secure);
+        let outcome = self
+            .start_websocket(request, Handover::Direct(Box::new(io)))
+            .await;
+        match outcome.await {
+            Ok(Outcome::Done(resp, Some(io))) => Some((resp, io)),
+            _ => None,
+        }
+    }
+
+    /// Starts the connection task of a WebSocket request (polled once here, spawned if
+    /// it goes on); what it tells the HTTP side arrives through the receiver.
+    async fn start_websocket(
+        &self,
+        mut request: Request,
+        handover: Handover,
+    ) -> oneshot::Receiver<Outcome> {
+        let (reply, outcome) = oneshot::channel();
+        let settings = self.inner.settings();
+        let shared = Shared::new(reply, handover, settings);
+        request.set_upgrade(shared.clone());
+        request.attach_state(self.inner.state());
+        // Everything the view and the connection log names this connection. A root
+        // span, naming the peer itself: as a child of the HTTP connection's span it
+        // would keep that one (and its formatted fields) alive in the subscriber for
+        // the WebSocket's whole life.
+        let span = tracing::info_span!(
+            parent: None,
+            "websocket",
+            id = %shared.id(),
+            path = %request.path(),
+            peer = tracing::field::Empty,
+        );
+        if let Some(peer) = self.remote_addr {
+            span.record("peer", tracing::field::display(peer));
+        }
+        let chain = Chain::run_from(&self.inner, 0, request);
+        let task = ConnTask::new(chain, shared, settings, self.tracker.clone());
+        let mut task = tracing::Instrument::instrument(task, span);
+        // A first poll here lets a view that accepts at once hand over its 101
+        // without a task switch. Wakers it registers point at this task: spawning
+        // polls the task again at once, which registers its own.
+        if let Poll::Ready(()) =
+            std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut task).poll(cx))).await
+        {
+            drop(task);
+        } else {
+            tokio::spawn(task);
+        }
+        outcome
+    }
+}
+
+/// The service for a connection whose first request (a WebSocket request the server
+/// read itself, and refused) was already answered: hyper reads that request again and
+/// gets the response; every later request is the app's.
+pub(crate) struct Replay {
+    first: std::sync::Mutex<Option<HyperResponse>>,
+    service: AppService,
+}
+
+impl Replay {
+    pub(crate) fn new(first: Response, service: AppService) -> Self {
+        Replay {
+            first: std::sync::Mutex::new(Some(first.into_http())),
+            service,
+        }
+    }
+}
+
+impl hyper::service::Service<hyper::Request<Incoming>> for Replay {
+    type Response = HyperResponse;
+    type Error = Infallible;
+    type Future = ServiceFuture;
+
+    fn call(&self, req: hyper::Request<Incoming>) -> Self::Future {
+        let first = self.first.lock().map(|mut f| f.take()).unwrap_or_default();
+        match first {
+            Some(resp) => Box::pin(std::future::ready(Ok(resp))),
+            None => self.service.serve(req),
+        }
     }
 }

@@ -17,13 +17,16 @@ use crate::id::ConnectionId;
 use crate::message::{CloseCause, CloseCode, Message};
 use crate::response::Response;
 use crate::settings::Settings;
+use crate::websocket::handover::{switching_head, DirectIo, Handover};
 use crate::websocket::push::PushQueue;
 use crate::websocket::wire::{Deflate, Incoming, ReadError, Wire, WireConfig};
 
-/// What the connection task tells the HTTP side: send the 101, or this response.
+/// What the connection task tells the HTTP side: send the 101, or this response (with
+/// the socket back, when the server had read the request itself). Over a direct
+/// handover an accepted connection sends nothing: the engine writes the 101.
 pub(crate) enum Outcome {
     Accept(http::Response<Body>),
-    Done(Response),
+    Done(Response, Option<Box<DirectIo>>),
 }
 
 /// What other tasks queue through a [`WebSocketSender`](crate::WebSocketSender).
@@ -91,7 +94,7 @@ enum Phase {
     /// The view has not used the socket; the 101 has not been sent.
     Pending {
         reply: oneshot::Sender<Outcome>,
-        on_upgrade: hyper::upgrade::OnUpgrade,
+        handover: Handover,
     },
     /// The 101 is on its way; hyper hands over the connection next.
     Accepting(hyper::upgrade::OnUpgrade),
@@ -328,13 +331,13 @@ impl Inbound {
 impl Shared {
     pub(crate) fn new(
         reply: oneshot::Sender<Outcome>,
-        on_upgrade: hyper::upgrade::OnUpgrade,
+        handover: Handover,
         settings: &Settings,
     ) -> Arc<Self> {
         Arc::new(Shared {
             id: ConnectionId::next_counter(),
             inner: Mutex::new(Inner {
-                phase: Phase::Pending { reply, on_upgrade },
+                phase: Phase::Pending { reply, handover },
                 inbound: Inbound::new(settings.max_queued_messages, settings.max_queued_bytes),
                 closing: Closing::Open,
                 read_blocked: false,
@@ -689,11 +692,16 @@ impl Inner {
         if !matches!(self.phase, Phase::Pending { .. }) {
             return false;
         }
-        let Phase::Pending { reply, .. } = std::mem::replace(&mut self.phase, Phase::Ended) else {
+        let Phase::Pending { reply, handover } = std::mem::replace(&mut self.phase, Phase::Ended)
+        else {
             return false;
         };
         let response = response.unwrap_or_else(Response::internal_error);
-        let _ = reply.send(Outcome::Done(response));
+        let io = match handover {
+            Handover::Direct(io) => Some(io),
+            Handover::Hyper(_) => None,
+        };
+        let _ = reply.send(Outcome::Done(response, io));
         true
     }
 
@@ -848,7 +856,7 @@ impl Inner {
         if !matches!(self.phase, Phase::Pending { .. }) {
             return;
         }
-        let Phase::Pending { reply, on_upgrade } = std::mem::replace(&mut self.phase, Phase::Ended)
+        let Phase::Pending { reply, handover } = std::mem::replace(&mut self.phase, Phase::Ended)
         else {
             return;
         };
@@ -856,11 +864,26 @@ impl Inner {
             self.fail_upgrade("no handshake response was prepared".into());
             return;
         };
-        if reply.send(Outcome::Accept(*response)).is_err() {
-            self.fail_upgrade("the client went away before the handshake".into());
-            return;
+        match handover {
+            Handover::Hyper(on_upgrade) => {
+                if reply.send(Outcome::Accept(*response)).is_err() {
+                    self.fail_upgrade("the client went away before the handshake".into());
+                    return;
+                }
+                self.phase = Phase::Accepting(on_upgrade);
+            }
+            Handover::Direct(io) => {
+                // The socket is here: open at once, the 101 the first bytes out (in
+                // the same write as whatever the view sends first this round).
+                drop(reply);
+                let head = switching_head(&response);
+                let (wire, buffered) =
+                    Wire::start_direct(*io, &head, self.deflate.take().as_deref());
+                self.phase = Phase::Open(Box::new(wire));
+                self.read_blocked = !buffered;
+                self.after_read();
+            }
         }
-        self.phase = Phase::Accepting(on_upgrade);
         self.poke();
     }
 

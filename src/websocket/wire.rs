@@ -18,7 +18,9 @@ use crate::engine::stream::{self, Read, StreamConfig, WsStream};
 use crate::engine::Role;
 use crate::error::Error;
 use crate::message::{CloseCode, Message};
+use crate::prefixed::Prefixed;
 use crate::settings::Settings;
+use crate::websocket::handover::DirectIo;
 use crate::websocket::transport::Transport;
 
 /// The engine's limits and buffer sizes, from the settings.
@@ -93,16 +95,56 @@ impl Wire {
     ) -> Option<(Wire, bool)> {
         let (transport, leftover) = match upgraded.downcast::<TokioIo<TcpStream>>() {
             Ok(parts) => (Transport::tcp(parts.io.into_inner()), parts.read_buf),
-            Err(upgraded) => (Transport::other(TokioIo::new(upgraded)), Bytes::new()),
+            Err(upgraded) => match upgraded.downcast::<TokioIo<Prefixed>>() {
+                // hyper read the prefix first: what it kept comes before the rest.
+                Ok(parts) => {
+                    let (tcp, rest) = parts.io.into_inner().into_parts();
+                    let leftover = if rest.is_empty() {
+                        parts.read_buf
+                    } else {
+                        [parts.read_buf, rest].concat().into()
+                    };
+                    (Transport::tcp(tcp), leftover)
+                }
+                Err(upgraded) => (Transport::other(TokioIo::new(upgraded)), Bytes::new()),
+            },
         };
-        let stream = WsStream::new(
+        Some(Wire::over(transport, config, deflate, &leftover, &[]))
+    }
+
+    /// The wire over the server's own socket, whose request head it read itself: the
+    /// 101 (`head`) is queued as the first bytes out, and whether it starts with bytes
+    /// read past the request.
+    pub(crate) fn start_direct(
+        io: DirectIo,
+        head: &[u8],
+        deflate: Option<&Deflate>,
+    ) -> (Wire, bool) {
+        Wire::over(
+            Transport::tcp(io.tcp),
+            io.config,
+            deflate,
+            &io.leftover,
+            head,
+        )
+    }
+
+    fn over(
+        transport: Transport,
+        config: WireConfig,
+        deflate: Option<&Deflate>,
+        leftover: &[u8],
+        head: &[u8],
+    ) -> (Wire, bool) {
+        let mut stream = WsStream::new(
             transport,
             Role::Server,
             &config.0,
             deflate.map(|(p, c)| (p, c)),
-            &leftover,
+            leftover,
         );
-        Some((Wire { stream }, !leftover.is_empty()))
+        stream.queue_raw(head);
+        (Wire { stream }, !leftover.is_empty())
     }
 
     /// Whether the socket may have bytes to read (see [`Transport::poll_read_ready`]).

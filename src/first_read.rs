@@ -1,0 +1,200 @@
+//! The first bytes of a plain-TCP connection, read by the server itself: the HTTP/2
+//! preface (h2c with prior knowledge), an HTTP/1.1 WebSocket upgrade request the server
+//! answers without hyper, or anything else, handed to hyper with the bytes read.
+//!
+//! Serving the upgrade here saves hyper's connection machinery (its buffers, the
+//! response encoding, the upgrade hand-off) on every WebSocket handshake: the request
+//! runs through the same chain, and the 101 leaves from the engine's write buffer. Only
+//! the plainest requests take this path (complete in the first read, `GET`, HTTP/1.1,
+//! no body); any other goes to hyper exactly as it came, and is answered as before.
+
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Method, Uri, Version};
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::net::TcpStream;
+
+use crate::handshake;
+
+/// What every HTTP/2 client sends first (RFC 9113 §3.4).
+const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Bytes taken in the first read: a WebSocket request head is a few hundred bytes
+/// (more with cookies); a larger one goes to hyper.
+const FIRST_READ: usize = 4096;
+
+/// Header fields parsed here at most; a request with more goes to hyper.
+const MAX_HEADERS: usize = 64;
+
+/// What a connection opened with.
+#[derive(Debug)]
+pub(crate) enum First {
+    /// It closed, failed, or sent nothing within the time allowed.
+    Nothing,
+    /// The HTTP/2 preface; everything read so far.
+    Http2(Bytes),
+    /// A complete HTTP/1.1 WebSocket upgrade request with no body. `raw` is everything
+    /// read (the head is its first `head_len` bytes; the header values are slices of
+    /// it).
+    Upgrade {
+        parts: Box<http::request::Parts>,
+        raw: Bytes,
+        head_len: usize,
+    },
+    /// Anything else, for hyper's HTTP/1.1: everything read so far.
+    Http1(Bytes),
+}
+
+/// Reads what the connection opens with, within `timeout` (the header read timeout).
+pub(crate) async fn read(tcp: &mut TcpStream, timeout: Option<Duration>) -> First {
+    let mut acc = Vec::new();
+    // Read through `AsyncRead`, not `try_read`: a short read then tells tokio the
+    // socket is drained, so the engine's first read waits for new bytes instead of
+    // making a call that finds none.
+    let read = std::future::poll_fn(|cx| loop {
+        // Only in this call, not in the connection's future.
+        let mut buf = [0u8; FIRST_READ];
+        let mut rb = ReadBuf::new(&mut buf);
+        match Pin::new(&mut *tcp).poll_read(cx, &mut rb) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(_)) => return Poll::Ready(First::Nothing),
+            Poll::Ready(Ok(())) => {
+                if let Some(first) = classify(rb.filled(), &mut acc) {
+                    return Poll::Ready(first);
+                }
+            }
+        }
+    });
+    match timeout {
+        Some(limit) => tokio::time::timeout(limit, read)
+            .await
+            .unwrap_or(First::Nothing),
+        None => read.await,
+    }
+}
+
+/// What the bytes read so far are; `None` while they are only the start of the HTTP/2
+/// preface (kept in `acc`).
+fn classify(got: &[u8], acc: &mut Vec<u8>) -> Option<First> {
+    if got.is_empty() {
+        return Some(First::Nothing);
+    }
+    if !acc.is_empty() {
+        acc.extend_from_slice(got);
+    }
+    let read: &[u8] = if acc.is_empty() { got } else { acc };
+    if read.len() < PREFACE.len() && PREFACE.starts_with(read) {
+        // Clients write the preface in one piece; this is for one that splits it.
+        if acc.is_empty() {
+            acc.extend_from_slice(got);
+        }
+        return None;
+    }
+    let raw = Bytes::copy_from_slice(read);
+    if raw.starts_with(PREFACE) {
+        return Some(First::Http2(raw));
+    }
+    Some(match upgrade_request(&raw) {
+        Some((parts, head_len)) => First::Upgrade {
+            parts: Box::new(parts),
+            raw,
+            head_len,
+        },
+        None => First::Http1(raw),
+    })
+}
+
+/// The request in `raw` and its head's length, if it is a complete HTTP/1.1 `GET`
+/// asking for a WebSocket upgrade, with no body. `None` sends it to hyper, which
+/// answers whatever it is (a malformed request gets hyper's 400).
+fn upgrade_request(raw: &Bytes) -> Option<(http::request::Parts, usize)> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let httparse::Status::Complete(head_len) = req.parse(raw).ok()? else {
+        return None;
+    };
+    if req.method != Some("GET") || req.version != Some(1) {
+        return None;
+    }
+    let uri = Uri::from_maybe_shared(raw.slice_ref(req.path?.as_bytes())).ok()?;
+    let mut builder = http::Request::builder()
+        .method(Method::GET)
+        .version(Version::HTTP_11)
+        .uri(uri);
+    let map = builder.headers_mut()?;
+    map.reserve(req.headers.len());
+    for h in req.headers.iter() {
+        let name = HeaderName::from_bytes(h.name.as_bytes()).ok()?;
+        let value = HeaderValue::from_maybe_shared(raw.slice_ref(h.value)).ok()?;
+        map.append(name, value);
+    }
+    let (parts, ()) = builder.body(()).ok()?.into_parts();
+    let has_body = parts.headers.contains_key(http::header::TRANSFER_ENCODING)
+        || parts
+            .headers
+            .get_all(http::header::CONTENT_LENGTH)
+            .iter()
+            .any(|v| v.as_bytes() != b"0");
+    if has_body || !handshake::is_upgrade_request(&parts.method, &parts.headers, &parts.extensions)
+    {
+        return None;
+    }
+    Some((parts, head_len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Option<(http::request::Parts, usize)> {
+        upgrade_request(&Bytes::copy_from_slice(text.as_bytes()))
+    }
+
+    const UPGRADE: &str =
+        "GET /chat?room=1 HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 13\r\n\r\n";
+
+    #[test]
+    fn a_plain_upgrade_is_parsed_with_its_head_length() {
+        let framed = format!("{UPGRADE}\u{81}\u{0}");
+        let (parts, len) = parse(&framed).expect("an upgrade");
+        assert_eq!(len, UPGRADE.len());
+        assert_eq!(parts.uri.path(), "/chat");
+        assert_eq!(parts.uri.query(), Some("room=1"));
+        assert_eq!(parts.version, Version::HTTP_11);
+        assert_eq!(parts.headers["sec-websocket-version"], "13");
+        assert_eq!(parts.headers.len(), 5);
+    }
+
+    #[test]
+    fn anything_else_goes_to_hyper() {
+        let cases = [
+            // Not complete yet.
+            UPGRADE.trim_end_matches("\r\n\r\n").to_string(),
+            UPGRADE.replacen("GET", "POST", 1),
+            UPGRADE.replacen("HTTP/1.1", "HTTP/1.0", 1),
+            UPGRADE.replacen("websocket", "h2c", 1),
+            UPGRADE.replacen("Host:", "Content-Length: 5\r\nHost:", 1),
+            UPGRADE.replacen("Host:", "Transfer-Encoding: chunked\r\nHost:", 1),
+            UPGRADE.replacen("Host: example.com", "Bad Header: x", 1),
+            "GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_string(),
+            "\u{0}\u{1}garbage\r\n\r\n".to_string(),
+        ];
+        for case in cases {
+            assert!(parse(&case).is_none(), "{case:?}");
+        }
+        let zero = UPGRADE.replacen("Host:", "Content-Length: 0\r\nHost:", 1);
+        assert!(parse(&zero).is_some());
+    }
+
+    #[test]
+    fn too_many_headers_go_to_hyper() {
+        let many: String = (0..MAX_HEADERS).map(|i| format!("X-{i}: v\r\n")).collect();
+        let text = UPGRADE.replacen("Host:", &format!("{many}Host:"), 1);
+        assert!(parse(&text).is_none());
+    }
+}
