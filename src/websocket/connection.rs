@@ -877,8 +877,14 @@ impl Inner {
                 // the same write as whatever the view sends first this round).
                 drop(reply);
                 let head = switching_head(&response);
+                let DirectIo {
+                    tcp,
+                    leftover,
+                    config,
+                } = *io;
+                let deflate = self.deflate.take();
                 let (wire, buffered) =
-                    Wire::start_direct(*io, &head, self.deflate.take().as_deref());
+                    Wire::start_direct(tcp, &leftover, config, &head, deflate.as_deref());
                 self.phase = Phase::Open(Box::new(wire));
                 self.read_blocked = !buffered;
                 self.after_read();

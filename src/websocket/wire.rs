@@ -20,7 +20,6 @@ use crate::error::Error;
 use crate::message::{CloseCode, Message};
 use crate::prefixed::Prefixed;
 use crate::settings::Settings;
-use crate::websocket::handover::DirectIo;
 use crate::websocket::transport::Transport;
 
 /// The engine's limits and buffer sizes, from the settings.
@@ -116,17 +115,13 @@ impl Wire {
     /// 101 (`head`) is queued as the first bytes out, and whether it starts with bytes
     /// read past the request.
     pub(crate) fn start_direct(
-        io: DirectIo,
+        tcp: TcpStream,
+        leftover: &[u8],
+        config: WireConfig,
         head: &[u8],
         deflate: Option<&Deflate>,
     ) -> (Wire, bool) {
-        Wire::over(
-            Transport::tcp(io.tcp),
-            io.config,
-            deflate,
-            &io.leftover,
-            head,
-        )
+        Wire::over(Transport::tcp(tcp), config, deflate, leftover, head)
     }
 
     fn over(
