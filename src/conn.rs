@@ -9,7 +9,11 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
+
+use bytes::Bytes;
 
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -18,9 +22,10 @@ use tokio::sync::watch;
 
 use crate::first_read::{self, First};
 use crate::prefixed::Prefixed;
-use crate::service::{AppService, Replay};
+use crate::response::Response;
+use crate::service::{AppService, Replay, WebSocketTask};
 use crate::settings::Settings;
-use crate::websocket::handover::DirectIo;
+use crate::websocket::handover::{Answer, DirectIo};
 use crate::websocket::wire::WireConfig;
 
 /// The HTTP/2 connection window: larger than one stream's (hyper's default, 1 MiB), so
@@ -72,32 +77,35 @@ impl Protocols {
         }
     }
 
-    /// Serves one connection to its end. Nothing that happens here (a failed or slow
-    /// handshake, a protocol error) reaches another connection: each runs in its own task.
-    pub(crate) async fn serve(
-        &self,
+    /// What a new connection turns out to be, once its TLS handshake is done or its
+    /// first bytes are read: served by hyper, a WebSocket the server serves itself, or
+    /// nothing (it closed, failed or stayed silent).
+    async fn open(
+        self: Arc<Self>,
         mut tcp: TcpStream,
         peer: SocketAddr,
         service: AppService,
         mut stop: watch::Receiver<bool>,
-    ) {
+    ) -> Opened {
         #[cfg(feature = "tls")]
-        if let Some((acceptor, timeout)) = &self.tls {
+        if let Some((acceptor, timeout)) = self.tls.clone() {
             let span = http_span(peer);
-            return tracing::Instrument::instrument(
-                self.serve_tls(acceptor, *timeout, tcp, peer, service, stop),
+            return Opened::Hyper(Box::pin(tracing::Instrument::instrument(
+                async move {
+                    self.serve_tls(&acceptor, timeout, tcp, peer, service, stop)
+                        .await;
+                },
                 span,
-            )
-            .await;
+            )));
         }
         let first = tokio::select! {
             first = first_read::read(&mut tcp, self.first_bytes_timeout) => first,
-            () = stopped(&mut stop) => return,
+            () = stopped(&mut stop) => return Opened::Nothing,
         };
         let (io, h2) = match first {
             First::Nothing => {
                 tracing::debug!(%peer, "connection closed or silent before a request");
-                return;
+                return Opened::Nothing;
             }
             First::Http2(raw) => (TokioIo::new(Prefixed::new(tcp, raw)), true),
             First::Http1(raw) => (TokioIo::new(Prefixed::new(tcp, raw)), false),
@@ -107,29 +115,47 @@ impl Protocols {
                 head_len,
             } => {
                 // No `http` span: the WebSocket's own is a root that names the peer.
+                let config = WireConfig::new(service.settings());
+                let refused = service.clone();
+                let answer: Answer = Box::new(move |response, tcp, raw| {
+                    Box::pin(self.answer_refusal(response, tcp, raw, peer, refused, stop))
+                });
                 let io = DirectIo {
                     tcp,
-                    leftover: raw.slice(head_len..),
-                    config: WireConfig::new(service.settings()),
+                    raw,
+                    head_len,
+                    config,
+                    answer,
                 };
-                // Accepted: the connection task has the socket. Refused: hyper reads
-                // the request again from what was read, answers it with the view's
-                // response, and serves the connection from there.
-                let Some((response, io)) = service.serve_direct(*parts, io).await else {
-                    return;
-                };
-                let io = TokioIo::new(Prefixed::new(io.tcp, raw));
-                let replay = Replay::new(response, service);
-                let conn = self.http1.serve_connection(io, replay).with_upgrades();
-                let served = tracing::Instrument::instrument(drive(conn, stop), http_span(peer));
-                if let Err(e) = served.await {
-                    tracing::debug!(error = %e, %peer, "http connection ended with an error");
-                }
-                return;
+                return Opened::WebSocket(service.direct_task(*parts, io));
             }
         };
-        let served = self.serve_io(io, h2, peer, service, stop);
-        tracing::Instrument::instrument(served, http_span(peer)).await;
+        let span = http_span(peer);
+        Opened::Hyper(Box::pin(tracing::Instrument::instrument(
+            async move { self.serve_io(io, h2, peer, service, stop).await },
+            span,
+        )))
+    }
+
+    /// A WebSocket request the server read itself and the view did not accept: hyper
+    /// reads the request again from what was read, answers it with `response`, and
+    /// serves the connection from there (keep-alive).
+    async fn answer_refusal(
+        self: Arc<Self>,
+        response: Response,
+        tcp: TcpStream,
+        raw: Bytes,
+        peer: SocketAddr,
+        service: AppService,
+        stop: watch::Receiver<bool>,
+    ) {
+        let io = TokioIo::new(Prefixed::new(tcp, raw));
+        let replay = Replay::new(response, service);
+        let conn = self.http1.serve_connection(io, replay).with_upgrades();
+        let served = tracing::Instrument::instrument(drive(conn, stop), http_span(peer));
+        if let Err(e) = served.await {
+            tracing::debug!(error = %e, %peer, "http connection ended with an error");
+        }
     }
 
     /// Serves a TLS connection: the handshake, then HTTP/2 or HTTP/1.1 as ALPN chose.
@@ -188,6 +214,78 @@ impl Protocols {
     }
 }
 
+/// One accepted connection as the task that serves it: first what it turns out to be
+/// (`Protocols::open`, boxed: it lives only that long), then hyper's connection
+/// (boxed), or the WebSocket's connection task, inline: a WebSocket the server serves
+/// itself is this one task, sized for nothing else, for its whole life.
+pub(crate) struct Connection {
+    state: State,
+}
+
+enum State {
+    Opening(Pin<Box<dyn Future<Output = Opened> + Send>>),
+    Hyper(Pin<Box<dyn Future<Output = ()> + Send>>),
+    WebSocket(WebSocketTask),
+    Done,
+}
+
+/// What `Protocols::open` found.
+enum Opened {
+    Nothing,
+    Hyper(Pin<Box<dyn Future<Output = ()> + Send>>),
+    WebSocket(WebSocketTask),
+}
+
+impl Connection {
+    /// Serves `tcp` to its end. Nothing that happens in it (a failed or slow handshake,
+    /// a protocol error) reaches another connection: each is a task of its own.
+    pub(crate) fn new(
+        protocols: Arc<Protocols>,
+        tcp: TcpStream,
+        peer: SocketAddr,
+        service: AppService,
+        stop: watch::Receiver<bool>,
+    ) -> Connection {
+        Connection {
+            state: State::Opening(Box::pin(protocols.open(tcp, peer, service, stop))),
+        }
+    }
+}
+
+impl Future for Connection {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            self.state = match &mut self.state {
+                State::Opening(open) => match ready!(open.as_mut().poll(cx)) {
+                    Opened::Nothing => State::Done,
+                    Opened::Hyper(conn) => State::Hyper(conn),
+                    Opened::WebSocket(task) => State::WebSocket(task),
+                },
+                State::Hyper(conn) => {
+                    ready!(conn.as_mut().poll(cx));
+                    State::Done
+                }
+                State::WebSocket(task) => {
+                    ready!(Pin::new(&mut *task).poll(cx));
+                    // The view answered without accepting: over HTTP, then.
+                    match task.inner_mut().take_refused() {
+                        Some((response, io)) => {
+                            let DirectIo {
+                                tcp, raw, answer, ..
+                            } = *io;
+                            State::Hyper(answer(response, tcp, raw))
+                        }
+                        None => State::Done,
+                    }
+                }
+                State::Done => return Poll::Ready(()),
+            };
+        }
+    }
+}
+
 /// The span an HTTP connection is served in: everything logged names its peer.
 fn http_span(peer: SocketAddr) -> tracing::Span {
     tracing::info_span!("http", %peer)
@@ -241,5 +339,21 @@ async fn drive<C: Graceful>(conn: C, mut stop: watch::Receiver<bool>) -> Result<
             conn.as_mut().graceful();
             conn.await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A WebSocket the server serves itself is this task for its whole life: keep it
+    /// about the size of the connection task alone.
+    #[test]
+    fn a_connection_is_little_more_than_its_websocket_task() {
+        let conn = std::mem::size_of::<super::Connection>();
+        let task = std::mem::size_of::<crate::service::WebSocketTask>();
+        eprintln!("Connection {conn} bytes, WebSocketTask {task} bytes");
+        assert!(
+            conn <= task + 16,
+            "Connection {conn} bytes, its task {task}"
+        );
     }
 }

@@ -28,8 +28,8 @@ use crate::response::Response;
 use crate::router::Router;
 use crate::service::chain::{Chain, Middleware};
 use crate::settings::Settings;
-use crate::websocket::connection::{Outcome, Shared};
-use crate::websocket::handover::{DirectIo, Handover};
+use crate::websocket::connection::Shared;
+use crate::websocket::handover::{DirectIo, Handover, Outcome};
 use crate::websocket::task::ConnTask;
 use crate::websocket::tracker::Tracker;
 
@@ -201,6 +201,9 @@ impl AppService {
 
 type HyperResponse = http::Response<Body>;
 
+/// A WebSocket request's connection task, in the connection's log span.
+pub(crate) type WebSocketTask = tracing::instrument::Instrumented<ConnTask>;
+
 type ServiceFuture = Pin<Box<dyn Future<Output = Result<HyperResponse, Infallible>> + Send>>;
 
 impl hyper::service::Service<hyper::Request<Incoming>> for AppService {
@@ -276,45 +279,48 @@ impl AppService {
             // The view may hold the request for the connection's life: detach it from
             // hyper's read buffer, which its header values would otherwise pin.
             request.detach_from_read_buffer();
-            let outcome = this
-                .start_websocket(request, Handover::Hyper(on_upgrade))
+            let (reply, outcome) = oneshot::channel();
+            this.start_websocket(request, Handover::Hyper { reply, on_upgrade })
                 .await;
             Ok(match outcome.await {
                 Ok(Outcome::Accept(switching)) => switching,
-                Ok(Outcome::Done(resp, _)) => resp.into_http(),
+                Ok(Outcome::Done(resp)) => resp.into_http(),
                 Err(_) => Response::internal_error().into_http(),
             })
         })
     }
 
-    /// A WebSocket request whose head the server read itself (plain TCP, HTTP/1.1, no
-    /// body): run like any other, the engine taking the socket when the view accepts.
-    /// Returns the response and the socket when the view answered without accepting.
-    pub(crate) async fn serve_direct(
-        &self,
-        parts: http::request::Parts,
-        io: DirectIo,
-    ) -> Option<(Response, Box<DirectIo>)> {
+    /// The connection task of a WebSocket request whose head the server read itself
+    /// (plain TCP, HTTP/1.1, no body), to run as the connection's own task: the engine
+    /// takes the socket when the view accepts; if it answers without accepting, the
+    /// task holds the response and the socket once it ends
+    /// ([`ConnTask::take_refused`]).
+    pub(crate) fn direct_task(&self, parts: http::request::Parts, io: DirectIo) -> WebSocketTask {
         let request = Request::from_http(parts, None, self.remote_addr, self.secure);
-        let outcome = self
-            .start_websocket(request, Handover::Direct(Box::new(io)))
-            .await;
-        match outcome.await {
-            Ok(Outcome::Done(resp, Some(io))) => Some((resp, io)),
-            _ => None,
+        self.websocket_task(request, Handover::Direct(Box::new(io)))
+    }
+
+    /// Starts the connection task of a WebSocket request hyper read (polled once here,
+    /// spawned if it goes on); it tells the HTTP side what to answer through the
+    /// handover's channel.
+    async fn start_websocket(&self, request: Request, handover: Handover) {
+        let mut task = self.websocket_task(request, handover);
+        // A first poll here lets a view that accepts at once hand over its 101
+        // without a task switch. Wakers it registers point at this task: spawning
+        // polls the task again at once, which registers its own.
+        if let Poll::Ready(()) =
+            std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut task).poll(cx))).await
+        {
+            drop(task);
+        } else {
+            tokio::spawn(task);
         }
     }
 
-    /// Starts the connection task of a WebSocket request (polled once here, spawned if
-    /// it goes on); what it tells the HTTP side arrives through the receiver.
-    async fn start_websocket(
-        &self,
-        mut request: Request,
-        handover: Handover,
-    ) -> oneshot::Receiver<Outcome> {
-        let (reply, outcome) = oneshot::channel();
+    /// The connection task of a WebSocket request, in its log span.
+    fn websocket_task(&self, mut request: Request, handover: Handover) -> WebSocketTask {
         let settings = self.inner.settings();
-        let shared = Shared::new(reply, handover, settings);
+        let shared = Shared::new(handover, settings);
         request.set_upgrade(shared.clone());
         request.attach_state(self.inner.state());
         // Everything the view and the connection log names this connection. A root
@@ -333,18 +339,7 @@ impl AppService {
         }
         let chain = Chain::run_from(&self.inner, 0, request);
         let task = ConnTask::new(chain, shared, settings, self.tracker.clone());
-        let mut task = tracing::Instrument::instrument(task, span);
-        // A first poll here lets a view that accepts at once hand over its 101
-        // without a task switch. Wakers it registers point at this task: spawning
-        // polls the task again at once, which registers its own.
-        if let Poll::Ready(()) =
-            std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut task).poll(cx))).await
-        {
-            drop(task);
-        } else {
-            tokio::spawn(task);
-        }
-        outcome
+        tracing::Instrument::instrument(task, span)
     }
 }
 

@@ -9,7 +9,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use crate::body::Body;
 use crate::error::Error;
@@ -17,17 +17,9 @@ use crate::id::ConnectionId;
 use crate::message::{CloseCause, CloseCode, Message};
 use crate::response::Response;
 use crate::settings::Settings;
-use crate::websocket::handover::{switching_head, DirectIo, Handover};
+use crate::websocket::handover::{switching_head, DirectIo, Handover, Outcome};
 use crate::websocket::push::PushQueue;
 use crate::websocket::wire::{Deflate, Incoming, ReadError, Wire, WireConfig};
-
-/// What the connection task tells the HTTP side: send the 101, or this response (with
-/// the socket back, when the server had read the request itself). Over a direct
-/// handover an accepted connection sends nothing: the engine writes the 101.
-pub(crate) enum Outcome {
-    Accept(http::Response<Body>),
-    Done(Response, Option<Box<DirectIo>>),
-}
 
 /// What other tasks queue through a [`WebSocketSender`](crate::WebSocketSender).
 pub(crate) enum Outgoing {
@@ -92,10 +84,7 @@ impl Drop for Locked<'_> {
 
 enum Phase {
     /// The view has not used the socket; the 101 has not been sent.
-    Pending {
-        reply: oneshot::Sender<Outcome>,
-        handover: Handover,
-    },
+    Pending(Handover),
     /// The 101 is on its way; hyper hands over the connection next.
     Accepting(hyper::upgrade::OnUpgrade),
     /// Frames flow.
@@ -226,6 +215,9 @@ impl Closing {
 
 pub(crate) struct Inner {
     phase: Phase,
+    /// A request the server read itself, answered by the view without accepting: the
+    /// response and the socket, for the connection's task to answer over HTTP.
+    refused: Option<Box<(Response, Box<DirectIo>)>>,
     /// Received messages the view has not taken yet.
     inbound: Inbound,
     /// Where the closing handshake stands.
@@ -329,15 +321,12 @@ impl Inbound {
 }
 
 impl Shared {
-    pub(crate) fn new(
-        reply: oneshot::Sender<Outcome>,
-        handover: Handover,
-        settings: &Settings,
-    ) -> Arc<Self> {
+    pub(crate) fn new(handover: Handover, settings: &Settings) -> Arc<Self> {
         Arc::new(Shared {
             id: ConnectionId::next_counter(),
             inner: Mutex::new(Inner {
-                phase: Phase::Pending { reply, handover },
+                phase: Phase::Pending(handover),
+                refused: None,
                 inbound: Inbound::new(settings.max_queued_messages, settings.max_queued_bytes),
                 closing: Closing::Open,
                 read_blocked: false,
@@ -689,20 +678,26 @@ impl Inner {
     /// The view finished before accepting: its response answers the upgrade. Returns
     /// false if the connection was already accepted (or being accepted).
     pub(crate) fn refuse(&mut self, response: Option<Response>) -> bool {
-        if !matches!(self.phase, Phase::Pending { .. }) {
+        if !matches!(self.phase, Phase::Pending(_)) {
             return false;
         }
-        let Phase::Pending { reply, handover } = std::mem::replace(&mut self.phase, Phase::Ended)
-        else {
+        let Phase::Pending(handover) = std::mem::replace(&mut self.phase, Phase::Ended) else {
             return false;
         };
         let response = response.unwrap_or_else(Response::internal_error);
-        let io = match handover {
-            Handover::Direct(io) => Some(io),
-            Handover::Hyper(_) => None,
-        };
-        let _ = reply.send(Outcome::Done(response, io));
+        match handover {
+            Handover::Hyper { reply, .. } => {
+                let _ = reply.send(Outcome::Done(response));
+            }
+            // The connection's own task answers it over HTTP when it sees this.
+            Handover::Direct(io) => self.refused = Some(Box::new((response, io))),
+        }
         true
+    }
+
+    /// The refused request's response and socket (see [`refuse`](Self::refuse)).
+    pub(crate) fn take_refused(&mut self) -> Option<(Response, Box<DirectIo>)> {
+        self.refused.take().map(|r| *r)
     }
 
     /// Ends a round of the connection task, after it polled the view: sends a peer
@@ -853,11 +848,10 @@ impl Inner {
 
     /// Sends the 101 if nobody has yet.
     fn start_accept(&mut self) {
-        if !matches!(self.phase, Phase::Pending { .. }) {
+        if !matches!(self.phase, Phase::Pending(_)) {
             return;
         }
-        let Phase::Pending { reply, handover } = std::mem::replace(&mut self.phase, Phase::Ended)
-        else {
+        let Phase::Pending(handover) = std::mem::replace(&mut self.phase, Phase::Ended) else {
             return;
         };
         let Some(response) = self.accept_response.take() else {
@@ -865,7 +859,7 @@ impl Inner {
             return;
         };
         match handover {
-            Handover::Hyper(on_upgrade) => {
+            Handover::Hyper { reply, on_upgrade } => {
                 if reply.send(Outcome::Accept(*response)).is_err() {
                     self.fail_upgrade("the client went away before the handshake".into());
                     return;
@@ -875,16 +869,18 @@ impl Inner {
             Handover::Direct(io) => {
                 // The socket is here: open at once, the 101 the first bytes out (in
                 // the same write as whatever the view sends first this round).
-                drop(reply);
                 let head = switching_head(&response);
                 let DirectIo {
                     tcp,
-                    leftover,
+                    raw,
+                    head_len,
                     config,
+                    ..
                 } = *io;
+                let leftover = raw.get(head_len..).unwrap_or_default();
                 let deflate = self.deflate.take();
                 let (wire, buffered) =
-                    Wire::start_direct(tcp, &leftover, config, &head, deflate.as_deref());
+                    Wire::start_direct(tcp, leftover, config, &head, deflate.as_deref());
                 self.phase = Phase::Open(Box::new(wire));
                 self.read_blocked = !buffered;
                 self.after_read();

@@ -21,6 +21,7 @@ use crate::panic::panic_text;
 use crate::response::Response;
 use crate::settings::Settings;
 use crate::websocket::connection::Shared;
+use crate::websocket::handover::DirectIo;
 use crate::websocket::tracker::Tracker;
 use crate::websocket::wire::WireConfig;
 
@@ -239,6 +240,14 @@ impl ConnTask {
             tracker,
             id,
         }
+    }
+}
+
+impl ConnTask {
+    /// Once the task has ended: the response and socket of a request the server read
+    /// itself and the view answered without accepting.
+    pub(crate) fn take_refused(&mut self) -> Option<(Response, Box<DirectIo>)> {
+        self.shared.lock().take_refused()
     }
 }
 
