@@ -191,6 +191,57 @@ mod tests {
         assert!(parse(&zero).is_some());
     }
 
+    /// Every prefix of a request head is incomplete, and no single-byte change anywhere
+    /// panics or yields anything but an upgrade that really is one (hyper gets the rest).
+    #[test]
+    fn cut_and_mangled_heads_never_pass_for_what_they_are_not() {
+        for end in 0..UPGRADE.len() {
+            assert!(parse(&UPGRADE[..end]).is_none(), "a head cut at {end}");
+        }
+        for at in 0..UPGRADE.len() {
+            for byte in [0u8, b'\r', b'\n', b':', b' ', b'\t', 0x7f, 0xff, b'A'] {
+                let mut bytes = UPGRADE.as_bytes().to_vec();
+                bytes[at] = byte;
+                if let Some((parts, len)) = upgrade_request(&Bytes::from(bytes.clone())) {
+                    assert!(len <= bytes.len());
+                    assert_eq!(parts.method, Method::GET);
+                    assert!(
+                        handshake::is_upgrade_request(
+                            &parts.method,
+                            &parts.headers,
+                            &parts.extensions
+                        ),
+                        "{:?}",
+                        String::from_utf8_lossy(&bytes)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_http2_preface_is_waited_for_then_recognised() {
+        let mut acc = Vec::new();
+        assert!(classify(&PREFACE[..5], &mut acc).is_none());
+        assert!(classify(&PREFACE[5..20], &mut acc).is_none());
+        let mut rest = PREFACE[20..].to_vec();
+        rest.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]);
+        match classify(&rest, &mut acc) {
+            Some(First::Http2(raw)) => assert_eq!(raw.len(), 24 + 9),
+            other => panic!("{other:?}"),
+        }
+        let mut acc = Vec::new();
+        assert!(classify(b"PRI", &mut acc).is_none());
+        match classify(b"X / HTTP/1.1\r\n", &mut acc) {
+            Some(First::Http1(raw)) => assert_eq!(&raw[..], b"PRIX / HTTP/1.1\r\n"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            classify(b"", &mut Vec::new()),
+            Some(First::Nothing)
+        ));
+    }
+
     #[test]
     fn too_many_headers_go_to_hyper() {
         let many: String = (0..MAX_HEADERS).map(|i| format!("X-{i}: v\r\n")).collect();
