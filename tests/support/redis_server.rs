@@ -14,7 +14,9 @@ const READY_LIMIT: Duration = Duration::from_secs(10);
 pub struct RedisServer {
     port: u16,
     /// With TLS: the TLS port and the certificate and key files it serves.
-    tls: Option<(u16, String, String)>,
+    /// TLS port, certificate, key, and the CA that client certificates must chain to
+    /// (when the server asks for them).
+    tls: Option<(u16, String, String, Option<String>)>,
     child: Option<Child>,
 }
 
@@ -35,10 +37,28 @@ impl RedisServer {
     /// (no client certificates asked for); the plain port stays for readiness checks
     /// and `redis-cli`.
     pub fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> RedisServer {
+        Self::tls_server(cert, key, None)
+    }
+
+    /// Like [`start_tls`](Self::start_tls), asking every TLS client for a certificate
+    /// issued by `client_ca` (`tls-auth-clients yes`).
+    pub fn start_mutual_tls(
+        cert: &std::path::Path,
+        key: &std::path::Path,
+        client_ca: &std::path::Path,
+    ) -> RedisServer {
+        Self::tls_server(cert, key, Some(client_ca))
+    }
+
+    fn tls_server(
+        cert: &std::path::Path,
+        key: &std::path::Path,
+        client_ca: Option<&std::path::Path>,
+    ) -> RedisServer {
         let path = |p: &std::path::Path| p.to_str().expect("a UTF-8 path").to_owned();
         let mut server = RedisServer {
             port: free_port(),
-            tls: Some((free_port(), path(cert), path(key))),
+            tls: Some((free_port(), path(cert), path(key), client_ca.map(path))),
             child: None,
         };
         server.restart();
@@ -75,11 +95,19 @@ impl RedisServer {
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "redis-server is already running");
         let mut command = Command::new("redis-server");
-        if let Some((port, cert, key)) = &self.tls {
-            command
-                .args(["--tls-port", &port.to_string()])
-                .args(["--tls-cert-file", cert, "--tls-key-file", key])
-                .args(["--tls-auth-clients", "no"]);
+        if let Some((port, cert, key, client_ca)) = &self.tls {
+            command.args(["--tls-port", &port.to_string()]).args([
+                "--tls-cert-file",
+                cert,
+                "--tls-key-file",
+                key,
+            ]);
+            match client_ca {
+                Some(ca) => command
+                    .args(["--tls-auth-clients", "yes"])
+                    .args(["--tls-ca-cert-file", ca]),
+                None => command.args(["--tls-auth-clients", "no"]),
+            };
         }
         let child = command
             .args(["--port", &self.port.to_string()])

@@ -11,6 +11,13 @@ pub const PREFIX_VAR: &str = "WSVIEW_REDIS_PREFIX";
 /// The environment variable naming a PEM file of the CA certificates to trust for a
 /// `rediss://` URL instead of the system's (cargo feature `redis-tls`).
 pub const CA_FILE_VAR: &str = "WSVIEW_REDIS_CA_FILE";
+/// The environment variable naming a PEM file with the client certificate (chain) a
+/// `rediss://` connection presents to a server that asks for one (mutual TLS); set
+/// with [`KEY_FILE_VAR`].
+pub const CERT_FILE_VAR: &str = "WSVIEW_REDIS_CERT_FILE";
+/// The environment variable naming a PEM file with the private key of the client
+/// certificate in [`CERT_FILE_VAR`].
+pub const KEY_FILE_VAR: &str = "WSVIEW_REDIS_KEY_FILE";
 
 /// Settings of a [`RedisLayer`](super::RedisLayer). Start from [`RedisConfig::new`] or
 /// [`RedisConfig::from_env`] and change what you need.
@@ -38,6 +45,7 @@ pub struct RedisConfig {
     pub(super) reconnect_max: Duration,
     pub(super) command_timeout: Duration,
     pub(super) roots: Option<Roots>,
+    pub(super) identity: Option<Identity>,
 }
 
 /// The CA certificates a `rediss://` connection trusts instead of the system's.
@@ -46,6 +54,39 @@ pub struct RedisConfig {
 pub(super) enum Roots {
     Pem(Vec<u8>),
     File(std::path::PathBuf),
+}
+
+/// The client certificate and key a `rediss://` connection presents (mutual TLS).
+#[cfg_attr(not(feature = "redis-tls"), allow(dead_code))] // read only by the TLS client
+#[derive(Clone)]
+pub(super) enum Identity {
+    Pem {
+        cert: Vec<u8>,
+        key: Vec<u8>,
+    },
+    /// From the environment, either of which may be missing (refused by `check`).
+    Files {
+        cert: Option<std::path::PathBuf>,
+        key: Option<std::path::PathBuf>,
+    },
+}
+
+impl fmt::Debug for Identity {
+    // Never the key.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Identity::Pem { cert, .. } => f
+                .debug_struct("Pem")
+                .field("cert", &format_args!("{} bytes", cert.len()))
+                .field("key", &format_args!("***"))
+                .finish(),
+            Identity::Files { cert, key } => f
+                .debug_struct("Files")
+                .field("cert", cert)
+                .field("key", key)
+                .finish(),
+        }
+    }
 }
 
 impl RedisConfig {
@@ -65,12 +106,15 @@ impl RedisConfig {
             reconnect_max: Duration::from_secs(2),
             command_timeout: Duration::from_secs(2),
             roots: None,
+            identity: None,
         }
     }
 
-    /// The config `WSVIEW_REDIS_URL` asks for (with `WSVIEW_REDIS_PREFIX` and
-    /// `WSVIEW_REDIS_CA_FILE` if set), or `None` when `WSVIEW_REDIS_URL` is unset or
-    /// empty.
+    /// The config `WSVIEW_REDIS_URL` asks for (with `WSVIEW_REDIS_PREFIX`,
+    /// `WSVIEW_REDIS_CA_FILE`, `WSVIEW_REDIS_CERT_FILE` and `WSVIEW_REDIS_KEY_FILE` if
+    /// set), or `None` when `WSVIEW_REDIS_URL` is unset or empty. A certificate file
+    /// without a key file, or a key without a certificate, makes
+    /// [`RedisLayer::new`](super::RedisLayer::new) fail naming the missing one.
     pub fn from_env() -> Option<Self> {
         let url = std::env::var(URL_VAR)
             .ok()
@@ -79,8 +123,16 @@ impl RedisConfig {
         if let Some(prefix) = std::env::var(PREFIX_VAR).ok().filter(|p| !p.is_empty()) {
             config.prefix = prefix;
         }
-        if let Some(file) = std::env::var_os(CA_FILE_VAR).filter(|f| !f.is_empty()) {
+        let var = |name| std::env::var_os(name).filter(|f| !f.is_empty());
+        if let Some(file) = var(CA_FILE_VAR) {
             config.roots = Some(Roots::File(file.into()));
+        }
+        let (cert, key) = (var(CERT_FILE_VAR), var(KEY_FILE_VAR));
+        if cert.is_some() || key.is_some() {
+            config.identity = Some(Identity::Files {
+                cert: cert.map(Into::into),
+                key: key.map(Into::into),
+            });
         }
         Some(config)
     }
@@ -184,6 +236,45 @@ impl RedisConfig {
         self
     }
 
+    /// For a `rediss://` server that asks for client certificates (Redis'
+    /// `tls-auth-clients yes`; cargo feature `redis-tls`): present this certificate
+    /// (PEM, the chain's leaf first) with its private key (PEM: PKCS#8, PKCS#1 or
+    /// SEC1). Both are checked when the layer is made.
+    ///
+    /// ```
+    /// # #[cfg(feature = "redis-tls")] {
+    /// use wsview::groups::redis::{RedisConfig, RedisLayer};
+    /// let config = RedisConfig::new("rediss://redis.internal:6380")
+    ///     .client_certificate("no certificate", "no key");
+    /// assert!(RedisLayer::new(config).is_err());
+    /// # }
+    /// ```
+    pub fn client_certificate(
+        mut self,
+        cert_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.identity = Some(Identity::Pem {
+            cert: cert_pem.into(),
+            key: key_pem.into(),
+        });
+        self
+    }
+
+    /// Like [`client_certificate`](Self::client_certificate), from PEM files read when
+    /// the layer is made. What `WSVIEW_REDIS_CERT_FILE` and `WSVIEW_REDIS_KEY_FILE` set.
+    pub fn client_certificate_files(
+        mut self,
+        cert: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.identity = Some(Identity::Files {
+            cert: Some(cert.into()),
+            key: Some(key.into()),
+        });
+        self
+    }
+
     /// Whether the URL asks for TLS (`rediss://`).
     pub fn is_tls(&self) -> bool {
         self.url
@@ -213,6 +304,19 @@ impl RedisConfig {
         }
         if self.roots.is_some() && !self.is_tls() {
             return bad("root certificates are set, but the URL is not rediss://");
+        }
+        if let Some(identity) = &self.identity {
+            if !self.is_tls() {
+                return bad("a client certificate is set, but the URL is not rediss://");
+            }
+            if let Identity::Files { cert, key } = identity {
+                if cert.is_none() {
+                    return bad("WSVIEW_REDIS_KEY_FILE is set without WSVIEW_REDIS_CERT_FILE");
+                }
+                if key.is_none() {
+                    return bad("WSVIEW_REDIS_CERT_FILE is set without WSVIEW_REDIS_KEY_FILE");
+                }
+            }
         }
         Ok(())
     }
@@ -249,6 +353,30 @@ impl std::error::Error for RedisConfigError {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `from_env` makes of one of the two client-certificate variables alone.
+    #[test]
+    fn a_client_certificate_file_needs_its_key_file_and_back() {
+        let half = |cert: Option<&str>, key: Option<&str>| {
+            let mut config = RedisConfig::new("rediss://h:6380");
+            config.identity = Some(Identity::Files {
+                cert: cert.map(Into::into),
+                key: key.map(Into::into),
+            });
+            config.check().map_err(|e| e.to_string())
+        };
+        if !cfg!(feature = "redis-tls") {
+            // Any rediss:// config is refused first, for want of the feature.
+            let err = half(Some("c.pem"), Some("k.pem")).expect_err("no TLS");
+            assert!(err.contains("redis-tls"), "{err}");
+            return;
+        }
+        let err = half(Some("c.pem"), None).expect_err("no key file");
+        assert!(err.contains("WSVIEW_REDIS_KEY_FILE"), "{err}");
+        let err = half(None, Some("k.pem")).expect_err("no cert file");
+        assert!(err.contains("WSVIEW_REDIS_CERT_FILE"), "{err}");
+        assert!(half(Some("c.pem"), Some("k.pem")).is_ok());
+    }
 
     #[test]
     fn rediss_is_tls_and_needs_the_feature() {

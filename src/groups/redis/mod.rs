@@ -61,7 +61,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, Value};
 use tokio::sync::{mpsc, oneshot};
 
-pub use config::{RedisConfig, RedisConfigError, CA_FILE_VAR, PREFIX_VAR, URL_VAR};
+pub use config::{
+    RedisConfig, RedisConfigError, CA_FILE_VAR, CERT_FILE_VAR, KEY_FILE_VAR, PREFIX_VAR, URL_VAR,
+};
 pub use wire::MessageTooLarge;
 
 use self::control::Query;
@@ -191,12 +193,54 @@ fn tls_client(
             ));
         }
     }
+    let client_tls = match &config.identity {
+        None => None,
+        Some(identity) => Some(client_identity(identity)?),
+    };
     let certs = redis::TlsCertificates {
-        client_tls: None,
+        client_tls,
         root_cert,
     };
     redis::Client::build_with_tls(info, certs)
         .map_err(|e| RedisConfigError(format!("TLS for {:?}: {e}", config.url_for_logs())))
+}
+
+/// The client certificate and key of a config, read and checked: the redis client
+/// refuses a bad key, but would take text with no certificate in it as an empty chain
+/// that every server asking for one refuses.
+#[cfg(feature = "redis-tls")]
+fn client_identity(
+    identity: &config::Identity,
+) -> Result<redis::ClientTlsConfig, RedisConfigError> {
+    use config::Identity;
+    use rustls_pki_types::pem::PemObject as _;
+    let read = |what: &str, path: &Option<std::path::PathBuf>| match path {
+        Some(path) => std::fs::read(path)
+            .map_err(|e| RedisConfigError(format!("client {what} {}: {e}", path.display()))),
+        // `check` refuses a missing file before this is reached.
+        None => Err(RedisConfigError(format!("client {what}: no file given"))),
+    };
+    let (cert, key) = match identity {
+        Identity::Pem { cert, key } => (cert.clone(), key.clone()),
+        Identity::Files { cert, key } => (read("certificate", cert)?, read("key", key)?),
+    };
+    if rustls_pki_types::CertificateDer::pem_slice_iter(&cert)
+        .next()
+        .is_none()
+    {
+        return Err(RedisConfigError(
+            "client certificate: no PEM certificate found".to_owned(),
+        ));
+    }
+    if rustls_pki_types::PrivateKeyDer::from_pem_slice(&key).is_err() {
+        return Err(RedisConfigError(
+            "client key: no PEM private key found".to_owned(),
+        ));
+    }
+    Ok(redis::ClientTlsConfig {
+        client_cert: cert,
+        client_key: key,
+    })
 }
 
 #[cfg(not(feature = "redis-tls"))]
