@@ -116,9 +116,9 @@ impl Protocols {
             } => {
                 // No `http` span: the WebSocket's own is a root that names the peer.
                 let config = WireConfig::new(service.settings());
-                let refused = service.clone();
+                let for_refusal = service.clone();
                 let answer: Answer = Box::new(move |response, tcp, raw| {
-                    Box::pin(self.answer_refusal(response, tcp, raw, peer, refused, stop))
+                    Box::pin(self.answer_refusal(response, tcp, raw, peer, for_refusal, stop))
                 });
                 let io = DirectIo {
                     tcp,
@@ -345,7 +345,8 @@ async fn drive<C: Graceful>(conn: C, mut stop: watch::Receiver<bool>) -> Result<
 #[cfg(test)]
 mod tests {
     /// A WebSocket the server serves itself is this task for its whole life: keep it
-    /// about the size of the connection task alone.
+    /// no larger than the connection task alone (the state's tag fits in the task's
+    /// niche).
     #[test]
     fn a_connection_is_little_more_than_its_websocket_task() {
         let conn = std::mem::size_of::<super::Connection>();

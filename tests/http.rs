@@ -142,6 +142,15 @@ async fn slow_headers_are_cut_off_by_the_header_read_timeout() {
     let _ = support::within(tcp.read_to_end(&mut rest)).await;
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     assert!(!String::from_utf8_lossy(&rest).contains("hello"));
+    // A client that sends nothing at all is cut off too.
+    let mut silent = tokio::net::TcpStream::connect(srv.addr)
+        .await
+        .expect("connect");
+    let started = std::time::Instant::now();
+    let mut nothing = Vec::new();
+    let _ = support::within(silent.read_to_end(&mut nothing)).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(nothing.is_empty(), "{nothing:?}");
     // A complete request on a new connection is still served.
     assert_eq!(srv.get("/plain").await, (200, "hello".to_owned()));
     srv.stop().await;
@@ -732,5 +741,68 @@ async fn a_view_that_declines_the_socket_answers_over_http() {
     assert!(text.starts_with("HTTP/1.1 409"), "{text}");
     assert!(text[..second].ends_with("not for sockets"), "{text}");
     assert!(text[second..].ends_with("hello"), "{text}");
+    srv.stop().await;
+}
+
+/// Reads until the head of a response has arrived; returns it and what came after.
+async fn read_head(tcp: &mut tokio::net::TcpStream) -> (String, Vec<u8>) {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    let end = loop {
+        if let Some(at) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        let n = support::within(tcp.read(&mut buf)).await.expect("read");
+        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    };
+    let rest = got.split_off(end);
+    (String::from_utf8_lossy(&got).into_owned(), rest)
+}
+
+/// hyper's own upgrade path: a plain request first, then an upgrade on the same
+/// keep-alive connection (hyper serves the connection, the engine gets the socket back
+/// from it, with a frame sent along with the request).
+#[tokio::test]
+async fn an_upgrade_after_a_plain_request_on_the_same_connection() {
+    use tokio::io::AsyncWriteExt;
+    let srv = start(app()).await;
+    let mut tcp = tokio::net::TcpStream::connect(srv.addr)
+        .await
+        .expect("connect");
+    tcp.write_all(b"GET /plain HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .expect("write");
+    let (head, mut body) = read_head(&mut tcp).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    while body.len() < "hello".len() {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 64];
+        let n = support::within(tcp.read(&mut buf)).await.expect("read");
+        assert!(n > 0);
+        body.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(body, b"hello");
+    let mut req = upgrade_request("/lower", "");
+    req.extend(masked_text("AFTER"));
+    tcp.write_all(&req).await.expect("write");
+    let (head, rest) = read_head(&mut tcp).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert_eq!(read_text_frame(&mut tcp, &rest).await, "after");
+    srv.stop().await;
+}
+
+/// A request head larger than the server's first read (a browser with many cookies)
+/// goes to hyper whole and upgrades there.
+#[tokio::test]
+async fn an_upgrade_with_a_head_larger_than_the_first_read() {
+    let srv = start(app()).await;
+    let cookie = format!("Cookie: session={}\r\n", "c".repeat(6000));
+    let mut req = upgrade_request("/lower", &cookie);
+    req.extend(masked_text("BIG"));
+    let (head, rest, mut tcp) = srv.raw_head(&req).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert_eq!(read_text_frame(&mut tcp, &rest).await, "big");
     srv.stop().await;
 }

@@ -125,13 +125,41 @@ async fn a_view_logs_inside_its_connection_span() {
 
 /// Over a real server, a WebSocket's span is a root naming the peer itself: not a child
 /// of the HTTP connection's `http{peer}` span, which would otherwise stay alive (with
-/// its formatted fields) for the WebSocket's whole life.
+/// its formatted fields) for the WebSocket's whole life. Both ways a WebSocket is
+/// served: straight from a connection's first request (the server's own path, no
+/// `http` span at all), and after a plain request on the same connection (hyper's
+/// upgrade, inside an `http` span).
 #[tokio::test]
 async fn a_websocket_span_over_a_real_server_is_a_root() {
+    let (line, _) = websocket_view_line_with(false).await;
+    assert!(line.contains("websocket{id="), "{line}");
+    assert!(line.contains("peer=127.0.0.1:"), "{line}");
+    assert!(!line.contains("http{"), "{line}");
+}
+
+#[tokio::test]
+async fn a_websocket_span_is_a_root_after_a_plain_request_too() {
+    let (line, http) = websocket_view_line_with(true).await;
+    assert!(http.contains("http{peer=127.0.0.1:"), "{http}");
+    assert!(line.contains("websocket{id="), "{line}");
+    assert!(line.contains("peer=127.0.0.1:"), "{line}");
+    assert!(!line.contains("http{"), "{line}");
+}
+
+/// Serves one WebSocket (echoing one message) to a real client, opened after a plain
+/// request on the same connection if asked; returns the view's log line, and the plain
+/// view's (empty when there was none).
+async fn websocket_view_line_with(after_plain_request: bool) -> (String, String) {
     use futures_util::{SinkExt, StreamExt};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    async fn plain(_req: Request) -> &'static str {
+        tracing::info!("plain view ran");
+        "plain"
+    }
     let (logs, _guard) = capture();
     let server = App::new()
         .route("/chat/{room}", require_websocket(chatty))
+        .route("/plain", plain)
         .bind("127.0.0.1:0")
         .await
         .unwrap();
@@ -142,7 +170,24 @@ async fn a_websocket_span_over_a_real_server_is_a_root() {
     }));
     let url = format!("ws://{addr}/chat/lobby");
     let limit = std::time::Duration::from_secs(10);
-    let (mut ws, _) = tokio::time::timeout(limit, tokio_tungstenite::connect_async(url))
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    if after_plain_request {
+        tcp.write_all(b"GET /plain HTTP/1.1\r\nHost: t\r\n\r\n")
+            .await
+            .unwrap();
+        // The whole response (it ends with its 5-byte body), the connection kept.
+        let mut got = Vec::new();
+        let mut buf = [0u8; 512];
+        while !got.ends_with(b"plain") {
+            let n = tokio::time::timeout(limit, tcp.read(&mut buf))
+                .await
+                .expect("in time")
+                .unwrap();
+            assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+    }
+    let (mut ws, _) = tokio::time::timeout(limit, tokio_tungstenite::client_async(url, tcp))
         .await
         .expect("in time")
         .expect("connect");
@@ -168,8 +213,10 @@ async fn a_websocket_span_over_a_real_server_is_a_root() {
         .expect("stops in time")
         .unwrap()
         .unwrap();
-    let line = logs.line_with("view got a message");
-    assert!(line.contains("websocket{id="), "{line}");
-    assert!(line.contains("peer=127.0.0.1:"), "{line}");
-    assert!(!line.contains("http{"), "{line}");
+    let http = if after_plain_request {
+        logs.line_with("plain view ran")
+    } else {
+        String::new()
+    };
+    (logs.line_with("view got a message"), http)
 }

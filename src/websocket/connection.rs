@@ -855,6 +855,11 @@ impl Inner {
             return;
         };
         let Some(response) = self.accept_response.take() else {
+            if let Handover::Direct(io) = handover {
+                // Answered over HTTP like hyper's path would (a 500), not a dropped
+                // socket.
+                self.refused = Some(Box::new((Response::internal_error(), io)));
+            }
             self.fail_upgrade("no handshake response was prepared".into());
             return;
         };
@@ -867,8 +872,10 @@ impl Inner {
                 self.phase = Phase::Accepting(on_upgrade);
             }
             Handover::Direct(io) => {
-                // The socket is here: open at once, the 101 the first bytes out (in
-                // the same write as whatever the view sends first this round).
+                // The socket is here: write the 101 now, so that `accept` returns
+                // with it sent (as over hyper) and a client that went away is an
+                // upgrade error; what the socket does not take now goes out first
+                // at the next flush.
                 let head = switching_head(&response);
                 let DirectIo {
                     tcp,
@@ -877,10 +884,24 @@ impl Inner {
                     config,
                     ..
                 } = *io;
+                let written = match tcp.try_write(&head) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "writing the 101 failed");
+                        self.fail_upgrade("the client went away before the handshake".into());
+                        return;
+                    }
+                };
                 let leftover = raw.get(head_len..).unwrap_or_default();
                 let deflate = self.deflate.take();
-                let (wire, buffered) =
-                    Wire::start_direct(tcp, leftover, config, &head, deflate.as_deref());
+                let (wire, buffered) = Wire::start_direct(
+                    tcp,
+                    leftover,
+                    config,
+                    head.get(written..).unwrap_or_default(),
+                    deflate.as_deref(),
+                );
                 self.phase = Phase::Open(Box::new(wire));
                 self.read_blocked = !buffered;
                 self.after_read();

@@ -1,6 +1,7 @@
 //! How a WebSocket request's socket reaches the engine once the view accepts: from
 //! hyper after it wrote the 101, or already here, when the server read the request
-//! itself (its HTTP/1.1 upgrade path, see `first_read.rs`) and the engine writes the 101.
+//! itself (its HTTP/1.1 upgrade path, see `first_read.rs`) and writes the 101 when the
+//! view accepts.
 
 use std::future::Future;
 use std::pin::Pin;

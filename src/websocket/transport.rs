@@ -18,8 +18,8 @@ pub(crate) struct Transport {
     bytes_read: u64,
 }
 
-/// The server's own TCP stream when hyper gives it back (no dynamic dispatch), any
-/// upgraded I/O otherwise.
+/// A TCP stream (the server's own, or one hyper gives back: no dynamic dispatch), any
+/// upgraded I/O otherwise (TLS, HTTP/2).
 enum Io {
     Tcp(TcpStream),
     Other(TokioIo<hyper::upgrade::Upgraded>),

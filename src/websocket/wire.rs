@@ -92,19 +92,21 @@ impl Wire {
         config: WireConfig,
         deflate: Option<&Deflate>,
     ) -> Option<(Wire, bool)> {
-        let (transport, leftover) = match upgraded.downcast::<TokioIo<TcpStream>>() {
-            Ok(parts) => (Transport::tcp(parts.io.into_inner()), parts.read_buf),
-            Err(upgraded) => match upgraded.downcast::<TokioIo<Prefixed>>() {
-                // hyper read the prefix first: what it kept comes before the rest.
-                Ok(parts) => {
-                    let (tcp, rest) = parts.io.into_inner().into_parts();
-                    let leftover = if rest.is_empty() {
-                        parts.read_buf
-                    } else {
-                        [parts.read_buf, rest].concat().into()
-                    };
-                    (Transport::tcp(tcp), leftover)
-                }
+        // The server hands hyper a `Prefixed` stream; an app's own loop (`AppService`)
+        // may hand it the bare one.
+        let (transport, leftover) = match upgraded.downcast::<TokioIo<Prefixed>>() {
+            // hyper read the prefix first: what it kept comes before the rest.
+            Ok(parts) => {
+                let (tcp, rest) = parts.io.into_inner().into_parts();
+                let leftover = if rest.is_empty() {
+                    parts.read_buf
+                } else {
+                    [parts.read_buf, rest].concat().into()
+                };
+                (Transport::tcp(tcp), leftover)
+            }
+            Err(upgraded) => match upgraded.downcast::<TokioIo<TcpStream>>() {
+                Ok(parts) => (Transport::tcp(parts.io.into_inner()), parts.read_buf),
                 Err(upgraded) => (Transport::other(TokioIo::new(upgraded)), Bytes::new()),
             },
         };
@@ -112,7 +114,7 @@ impl Wire {
     }
 
     /// The wire over the server's own socket, whose request head it read itself: the
-    /// 101 (`head`) is queued as the first bytes out, and whether it starts with bytes
+    /// 101's unwritten rest (`head`) is queued as the first bytes out, and whether it starts with bytes
     /// read past the request.
     pub(crate) fn start_direct(
         tcp: TcpStream,

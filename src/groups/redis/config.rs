@@ -116,14 +116,20 @@ impl RedisConfig {
     /// without a key file, or a key without a certificate, makes
     /// [`RedisLayer::new`](super::RedisLayer::new) fail naming the missing one.
     pub fn from_env() -> Option<Self> {
-        let url = std::env::var(URL_VAR)
-            .ok()
-            .filter(|u| !u.trim().is_empty())?;
+        Self::from_lookup(|name| std::env::var_os(name))
+    }
+
+    /// `from_env` over any source of variables (the tests' own).
+    fn from_lookup(lookup: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<Self> {
+        let var = |name| lookup(name).filter(|v| !v.is_empty());
+        let url = var(URL_VAR)?.into_string().ok()?;
+        if url.trim().is_empty() {
+            return None;
+        }
         let mut config = RedisConfig::new(url.trim());
-        if let Some(prefix) = std::env::var(PREFIX_VAR).ok().filter(|p| !p.is_empty()) {
+        if let Some(prefix) = var(PREFIX_VAR).and_then(|p| p.into_string().ok()) {
             config.prefix = prefix;
         }
-        let var = |name| std::env::var_os(name).filter(|f| !f.is_empty());
         if let Some(file) = var(CA_FILE_VAR) {
             config.roots = Some(Roots::File(file.into()));
         }
@@ -354,16 +360,39 @@ impl std::error::Error for RedisConfigError {}
 mod tests {
     use super::*;
 
-    /// What `from_env` makes of one of the two client-certificate variables alone.
+    /// What the environment's variables make: none without a URL; empty values count
+    /// as unset; one of the two client-certificate files alone is refused by name.
     #[test]
     fn a_client_certificate_file_needs_its_key_file_and_back() {
+        let env = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            RedisConfig::from_lookup(move |name| {
+                vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.into())
+            })
+        };
+        assert!(env(&[]).is_none());
+        assert!(env(&[(URL_VAR, "  ")]).is_none());
+        let full = env(&[
+            (URL_VAR, " rediss://h:6380 "),
+            (PREFIX_VAR, "p"),
+            (CA_FILE_VAR, ""),
+            (CERT_FILE_VAR, "c.pem"),
+            (KEY_FILE_VAR, "k.pem"),
+        ])
+        .expect("a config");
+        assert_eq!((full.url(), full.key_prefix()), ("rediss://h:6380", "p"));
+        assert!(full.roots.is_none(), "an empty CA file variable is unset");
         let half = |cert: Option<&str>, key: Option<&str>| {
-            let mut config = RedisConfig::new("rediss://h:6380");
-            config.identity = Some(Identity::Files {
-                cert: cert.map(Into::into),
-                key: key.map(Into::into),
-            });
-            config.check().map_err(|e| e.to_string())
+            let mut vars = vec![(URL_VAR, "rediss://h:6380")];
+            vars.extend(cert.map(|c| (CERT_FILE_VAR, c)));
+            vars.extend(key.map(|k| (KEY_FILE_VAR, k)));
+            env(&vars)
+                .expect("a config")
+                .check()
+                .map_err(|e| e.to_string())
         };
         if !cfg!(feature = "redis-tls") {
             // Any rediss:// config is refused first, for want of the feature.

@@ -184,10 +184,10 @@ fn tls_client(
     // would give it an empty root store that refuses every server: say so here.
     if let Some(pem) = &root_cert {
         use rustls_pki_types::pem::PemObject as _;
-        if rustls_pki_types::CertificateDer::pem_slice_iter(pem)
-            .next()
-            .is_none()
-        {
+        if !matches!(
+            rustls_pki_types::CertificateDer::pem_slice_iter(pem).next(),
+            Some(Ok(_))
+        ) {
             return Err(RedisConfigError(
                 "root certificates: no PEM certificate found".to_owned(),
             ));
@@ -224,18 +224,28 @@ fn client_identity(
         Identity::Pem { cert, key } => (cert.clone(), key.clone()),
         Identity::Files { cert, key } => (read("certificate", cert)?, read("key", key)?),
     };
-    if rustls_pki_types::CertificateDer::pem_slice_iter(&cert)
-        .next()
-        .is_none()
-    {
-        return Err(RedisConfigError(
-            "client certificate: no PEM certificate found".to_owned(),
-        ));
+    let name = |what: &str, path: Option<&std::path::PathBuf>| match path {
+        Some(path) => format!("client {what} {}", path.display()),
+        None => format!("client {what}"),
+    };
+    let (cert_path, key_path) = match identity {
+        Identity::Files { cert, key } => (cert.as_ref(), key.as_ref()),
+        Identity::Pem { .. } => (None, None),
+    };
+    if !matches!(
+        rustls_pki_types::CertificateDer::pem_slice_iter(&cert).next(),
+        Some(Ok(_))
+    ) {
+        return Err(RedisConfigError(format!(
+            "{}: no PEM certificate found",
+            name("certificate", cert_path)
+        )));
     }
     if rustls_pki_types::PrivateKeyDer::from_pem_slice(&key).is_err() {
-        return Err(RedisConfigError(
-            "client key: no PEM private key found".to_owned(),
-        ));
+        return Err(RedisConfigError(format!(
+            "{}: no PEM private key found",
+            name("key", key_path)
+        )));
     }
     Ok(redis::ClientTlsConfig {
         client_cert: cert,
