@@ -634,6 +634,8 @@ async fn frames_sent_with_the_upgrade_request_are_read() {
     let consumed = 2 + first.len();
     let second = read_text_frame(&mut tcp, rest.get(consumed..).unwrap_or_default()).await;
     assert_eq!(second, "world");
+    // Closed by the client: stopping the server has no close handshake to wait for.
+    drop(tcp);
     srv.stop().await;
 }
 
@@ -671,22 +673,19 @@ async fn an_upgrade_request_in_two_writes_upgrades() {
         String::from_utf8_lossy(&got)
     );
     assert_eq!(read_text_frame(&mut tcp, &got[end..]).await, "split");
+    // Closed by the client: stopping the server has no close handshake to wait for.
+    drop(tcp);
     srv.stop().await;
 }
 
-/// A refused upgrade (a wrong version: 426) is answered, and the same connection goes
-/// on serving plain requests (HTTP/1.1 keep-alive), as over hyper alone.
-#[tokio::test]
-async fn a_refused_upgrade_leaves_the_connection_serving() {
+/// Sends `first` and then a plain `GET /plain` (with `Connection: close`) on one
+/// connection; returns the two responses, split where the second (a 200) starts.
+async fn then_a_plain_request(srv: &support::TestServer, first: &[u8]) -> (String, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let srv = start(app()).await;
-    let refused = String::from_utf8(upgrade_request("/lower", ""))
-        .expect("ascii")
-        .replace("Version: 13", "Version: 8");
     let mut tcp = tokio::net::TcpStream::connect(srv.addr)
         .await
         .expect("connect");
-    tcp.write_all(refused.as_bytes()).await.expect("write");
+    tcp.write_all(first).await.expect("write");
     tcp.write_all(b"GET /plain HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         .await
         .expect("write");
@@ -694,16 +693,28 @@ async fn a_refused_upgrade_leaves_the_connection_serving() {
     support::within(tcp.read_to_end(&mut out))
         .await
         .expect("read");
-    let text = String::from_utf8_lossy(&out);
+    let text = String::from_utf8_lossy(&out).into_owned();
     let second = text
         .find("HTTP/1.1 200")
         .unwrap_or_else(|| panic!("{text}"));
-    assert!(text.starts_with("HTTP/1.1 426"), "{text}");
+    (text[..second].to_owned(), text[second..].to_owned())
+}
+
+/// A refused upgrade (a wrong version: 426) is answered, and the same connection goes
+/// on serving plain requests (HTTP/1.1 keep-alive), as over hyper alone.
+#[tokio::test]
+async fn a_refused_upgrade_leaves_the_connection_serving() {
+    let srv = start(app()).await;
+    let refused = String::from_utf8(upgrade_request("/lower", ""))
+        .expect("ascii")
+        .replace("Version: 13", "Version: 8");
+    let (first, second) = then_a_plain_request(&srv, refused.as_bytes()).await;
+    assert!(first.starts_with("HTTP/1.1 426"), "{first}");
     assert!(
-        text[..second].contains("unsupported Sec-WebSocket-Version"),
-        "{text}"
+        first.contains("unsupported Sec-WebSocket-Version"),
+        "{first}"
     );
-    assert!(text[second..].ends_with("hello"), "{text}");
+    assert!(second.ends_with("hello"), "{second}");
     srv.stop().await;
 }
 
@@ -711,7 +722,6 @@ async fn a_refused_upgrade_leaves_the_connection_serving() {
 /// its response out whole, body included, and the connection serves on.
 #[tokio::test]
 async fn a_view_that_declines_the_socket_answers_over_http() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     async fn declines(_req: Request) -> Response {
         Response::text("not for sockets").with_status(409)
     }
@@ -721,26 +731,10 @@ async fn a_view_that_declines_the_socket_answers_over_http() {
             .route("/plain", hello),
     )
     .await;
-    let mut tcp = tokio::net::TcpStream::connect(srv.addr)
-        .await
-        .expect("connect");
-    tcp.write_all(&upgrade_request("/x", ""))
-        .await
-        .expect("write");
-    tcp.write_all(b"GET /plain HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("write");
-    let mut out = Vec::new();
-    support::within(tcp.read_to_end(&mut out))
-        .await
-        .expect("read");
-    let text = String::from_utf8_lossy(&out);
-    let second = text
-        .find("HTTP/1.1 200")
-        .unwrap_or_else(|| panic!("{text}"));
-    assert!(text.starts_with("HTTP/1.1 409"), "{text}");
-    assert!(text[..second].ends_with("not for sockets"), "{text}");
-    assert!(text[second..].ends_with("hello"), "{text}");
+    let (first, second) = then_a_plain_request(&srv, &upgrade_request("/x", "")).await;
+    assert!(first.starts_with("HTTP/1.1 409"), "{first}");
+    assert!(first.ends_with("not for sockets"), "{first}");
+    assert!(second.ends_with("hello"), "{second}");
     srv.stop().await;
 }
 
@@ -790,6 +784,8 @@ async fn an_upgrade_after_a_plain_request_on_the_same_connection() {
     let (head, rest) = read_head(&mut tcp).await;
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     assert_eq!(read_text_frame(&mut tcp, &rest).await, "after");
+    // Closed by the client: stopping the server has no close handshake to wait for.
+    drop(tcp);
     srv.stop().await;
 }
 
@@ -804,5 +800,7 @@ async fn an_upgrade_with_a_head_larger_than_the_first_read() {
     let (head, rest, mut tcp) = srv.raw_head(&req).await;
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     assert_eq!(read_text_frame(&mut tcp, &rest).await, "big");
+    // Closed by the client: stopping the server has no close handshake to wait for.
+    drop(tcp);
     srv.stop().await;
 }
