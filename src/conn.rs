@@ -86,11 +86,11 @@ impl Protocols {
         peer: SocketAddr,
         service: AppService,
         mut stop: watch::Receiver<bool>,
-    ) -> Opened {
+    ) -> State {
         #[cfg(feature = "tls")]
         if let Some((acceptor, timeout)) = self.tls.clone() {
             let span = http_span(peer);
-            return Opened::Hyper(Box::pin(tracing::Instrument::instrument(
+            return State::Hyper(Box::pin(tracing::Instrument::instrument(
                 async move {
                     self.serve_tls(&acceptor, timeout, tcp, peer, service, stop)
                         .await;
@@ -100,12 +100,12 @@ impl Protocols {
         }
         let first = tokio::select! {
             first = first_read::read(&mut tcp, self.first_bytes_timeout) => first,
-            () = stopped(&mut stop) => return Opened::Nothing,
+            () = stopped(&mut stop) => return State::Done,
         };
         let (io, h2) = match first {
             First::Nothing => {
                 tracing::debug!(%peer, "connection closed or silent before a request");
-                return Opened::Nothing;
+                return State::Done;
             }
             First::Http2(raw) => (TokioIo::new(Prefixed::new(tcp, raw)), true),
             First::Http1(raw) => (TokioIo::new(Prefixed::new(tcp, raw)), false),
@@ -127,11 +127,11 @@ impl Protocols {
                     config,
                     answer,
                 };
-                return Opened::WebSocket(service.direct_task(*parts, io));
+                return State::WebSocket(service.direct_task(*parts, io));
             }
         };
         let span = http_span(peer);
-        Opened::Hyper(Box::pin(tracing::Instrument::instrument(
+        State::Hyper(Box::pin(tracing::Instrument::instrument(
             async move { self.serve_io(io, h2, peer, service, stop).await },
             span,
         )))
@@ -223,17 +223,11 @@ pub(crate) struct Connection {
 }
 
 enum State {
-    Opening(Pin<Box<dyn Future<Output = Opened> + Send>>),
+    /// Finding out what the connection is (`Protocols::open`), which says what's next.
+    Opening(Pin<Box<dyn Future<Output = State> + Send>>),
     Hyper(Pin<Box<dyn Future<Output = ()> + Send>>),
     WebSocket(WebSocketTask),
     Done,
-}
-
-/// What `Protocols::open` found.
-enum Opened {
-    Nothing,
-    Hyper(Pin<Box<dyn Future<Output = ()> + Send>>),
-    WebSocket(WebSocketTask),
 }
 
 impl Connection {
@@ -258,11 +252,7 @@ impl Future for Connection {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         loop {
             self.state = match &mut self.state {
-                State::Opening(open) => match ready!(open.as_mut().poll(cx)) {
-                    Opened::Nothing => State::Done,
-                    Opened::Hyper(conn) => State::Hyper(conn),
-                    Opened::WebSocket(task) => State::WebSocket(task),
-                },
+                State::Opening(open) => ready!(open.as_mut().poll(cx)),
                 State::Hyper(conn) => {
                     ready!(conn.as_mut().poll(cx));
                     State::Done
