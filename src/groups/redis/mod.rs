@@ -180,18 +180,13 @@ fn tls_client(
                 RedisConfigError(format!("root certificates {}: {e}", path.display()))
             })?),
         };
-    // The client parses the certificates and refuses bad ones, but text with none in it
-    // would give it an empty root store that refuses every server: say so here.
-    if let Some(pem) = &root_cert {
-        use rustls_pki_types::pem::PemObject as _;
-        if !matches!(
-            rustls_pki_types::CertificateDer::pem_slice_iter(pem).next(),
-            Some(Ok(_))
-        ) {
-            return Err(RedisConfigError(
-                "root certificates: no PEM certificate found".to_owned(),
-            ));
-        }
+    if root_cert
+        .as_deref()
+        .is_some_and(|pem| !has_certificate(pem))
+    {
+        return Err(RedisConfigError(
+            "root certificates: no PEM certificate found".to_owned(),
+        ));
     }
     let client_tls = match &config.identity {
         None => None,
@@ -205,52 +200,60 @@ fn tls_client(
         .map_err(|e| RedisConfigError(format!("TLS for {:?}: {e}", config.url_for_logs())))
 }
 
-/// The client certificate and key of a config, read and checked: the redis client
-/// refuses a bad key, but would take text with no certificate in it as an empty chain
-/// that every server asking for one refuses.
+/// The client certificate and key of a config, read and checked (see
+/// [`has_certificate`]; the redis client refuses a bad key itself, but less clearly).
 #[cfg(feature = "redis-tls")]
 fn client_identity(
     identity: &config::Identity,
 ) -> Result<redis::ClientTlsConfig, RedisConfigError> {
     use config::Identity;
     use rustls_pki_types::pem::PemObject as _;
-    let read = |what: &str, path: &Option<std::path::PathBuf>| match path {
-        Some(path) => std::fs::read(path)
-            .map_err(|e| RedisConfigError(format!("client {what} {}: {e}", path.display()))),
+    // The PEM text and what errors call it (naming the file it came from).
+    let from_file = |what: &str, path: &Option<std::path::PathBuf>| {
         // `check` refuses a missing file before this is reached.
-        None => Err(RedisConfigError(format!("client {what}: no file given"))),
+        let path = path
+            .as_ref()
+            .ok_or_else(|| RedisConfigError(format!("client {what}: no file given")))?;
+        let name = format!("client {what} {}", path.display());
+        match std::fs::read(path) {
+            Ok(pem) => Ok((pem, name)),
+            Err(e) => Err(RedisConfigError(format!("{name}: {e}"))),
+        }
     };
-    let (cert, key) = match identity {
-        Identity::Pem { cert, key } => (cert.clone(), key.clone()),
-        Identity::Files { cert, key } => (read("certificate", cert)?, read("key", key)?),
+    let ((cert, cert_name), (key, key_name)) = match identity {
+        Identity::Pem { cert, key } => (
+            (cert.clone(), "client certificate".to_owned()),
+            (key.clone(), "client key".to_owned()),
+        ),
+        Identity::Files { cert, key } => (from_file("certificate", cert)?, from_file("key", key)?),
     };
-    let name = |what: &str, path: Option<&std::path::PathBuf>| match path {
-        Some(path) => format!("client {what} {}", path.display()),
-        None => format!("client {what}"),
-    };
-    let (cert_path, key_path) = match identity {
-        Identity::Files { cert, key } => (cert.as_ref(), key.as_ref()),
-        Identity::Pem { .. } => (None, None),
-    };
-    if !matches!(
-        rustls_pki_types::CertificateDer::pem_slice_iter(&cert).next(),
-        Some(Ok(_))
-    ) {
+    if !has_certificate(&cert) {
         return Err(RedisConfigError(format!(
-            "{}: no PEM certificate found",
-            name("certificate", cert_path)
+            "{cert_name}: no PEM certificate found"
         )));
     }
     if rustls_pki_types::PrivateKeyDer::from_pem_slice(&key).is_err() {
         return Err(RedisConfigError(format!(
-            "{}: no PEM private key found",
-            name("key", key_path)
+            "{key_name}: no PEM private key found"
         )));
     }
     Ok(redis::ClientTlsConfig {
         client_cert: cert,
         client_key: key,
     })
+}
+
+/// Whether PEM text starts with a well-formed certificate. The redis client parses
+/// them itself and refuses bad ones, but takes text with none in it as an empty list:
+/// an empty root store that refuses every server, or an empty client chain that every
+/// server asking for one refuses.
+#[cfg(feature = "redis-tls")]
+fn has_certificate(pem: &[u8]) -> bool {
+    use rustls_pki_types::pem::PemObject as _;
+    matches!(
+        rustls_pki_types::CertificateDer::pem_slice_iter(pem).next(),
+        Some(Ok(_))
+    )
 }
 
 #[cfg(not(feature = "redis-tls"))]
