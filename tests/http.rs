@@ -644,7 +644,7 @@ async fn frames_sent_with_the_upgrade_request_are_read() {
 /// and hands what it read to hyper, which must pass the frame on).
 #[tokio::test]
 async fn an_upgrade_request_in_two_writes_upgrades() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let srv = start(app()).await;
     let req = upgrade_request("/lower", "");
     let (part1, part2) = req.split_at(30);
@@ -659,20 +659,9 @@ async fn an_upgrade_request_in_two_writes_upgrades() {
     let mut second = part2.to_vec();
     second.extend(masked_text("SPLIT"));
     tcp.write_all(&second).await.expect("write");
-    let mut got = Vec::new();
-    let mut buf = [0u8; 512];
-    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = support::within(tcp.read(&mut buf)).await.expect("read");
-        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
-        got.extend_from_slice(&buf[..n]);
-    }
-    let end = got.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
-    assert!(
-        got.starts_with(b"HTTP/1.1 101"),
-        "{}",
-        String::from_utf8_lossy(&got)
-    );
-    assert_eq!(read_text_frame(&mut tcp, &got[end..]).await, "split");
+    let (head, rest) = support::read_head(&mut tcp).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert_eq!(read_text_frame(&mut tcp, &rest).await, "split");
     // Closed by the client: stopping the server has no close handshake to wait for.
     drop(tcp);
     srv.stop().await;
@@ -738,23 +727,6 @@ async fn a_view_that_declines_the_socket_answers_over_http() {
     srv.stop().await;
 }
 
-/// Reads until the head of a response has arrived; returns it and what came after.
-async fn read_head(tcp: &mut tokio::net::TcpStream) -> (String, Vec<u8>) {
-    use tokio::io::AsyncReadExt;
-    let mut got = Vec::new();
-    let mut buf = [0u8; 1024];
-    let end = loop {
-        if let Some(at) = got.windows(4).position(|w| w == b"\r\n\r\n") {
-            break at + 4;
-        }
-        let n = support::within(tcp.read(&mut buf)).await.expect("read");
-        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
-        got.extend_from_slice(&buf[..n]);
-    };
-    let rest = got.split_off(end);
-    (String::from_utf8_lossy(&got).into_owned(), rest)
-}
-
 /// hyper's own upgrade path: a plain request first, then an upgrade on the same
 /// keep-alive connection (hyper serves the connection, the engine gets the socket back
 /// from it, with a frame sent along with the request).
@@ -768,7 +740,7 @@ async fn an_upgrade_after_a_plain_request_on_the_same_connection() {
     tcp.write_all(b"GET /plain HTTP/1.1\r\nHost: t\r\n\r\n")
         .await
         .expect("write");
-    let (head, mut body) = read_head(&mut tcp).await;
+    let (head, mut body) = support::read_head(&mut tcp).await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     while body.len() < "hello".len() {
         use tokio::io::AsyncReadExt;
@@ -781,7 +753,7 @@ async fn an_upgrade_after_a_plain_request_on_the_same_connection() {
     let mut req = upgrade_request("/lower", "");
     req.extend(masked_text("AFTER"));
     tcp.write_all(&req).await.expect("write");
-    let (head, rest) = read_head(&mut tcp).await;
+    let (head, rest) = support::read_head(&mut tcp).await;
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     assert_eq!(read_text_frame(&mut tcp, &rest).await, "after");
     // Closed by the client: stopping the server has no close handshake to wait for.

@@ -88,21 +88,8 @@ impl TestServer {
     pub async fn raw_head(&self, request: &[u8]) -> (String, Vec<u8>, TcpStream) {
         let mut tcp = TcpStream::connect(self.addr).await.expect("connect");
         tcp.write_all(request).await.expect("write");
-        let mut got = Vec::new();
-        let mut buf = [0u8; 1024];
-        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = within(tcp.read(&mut buf)).await.expect("read");
-            if n == 0 {
-                break;
-            }
-            got.extend_from_slice(&buf[..n]);
-        }
-        let end = got
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .map_or(got.len(), |p| p + 4);
-        let rest = got.split_off(end);
-        (String::from_utf8_lossy(&got).into_owned(), rest, tcp)
+        let (head, rest) = read_head(&mut tcp).await;
+        (head, rest, tcp)
     }
 
     /// A plain `GET` with `Connection: close`; returns (status, body).
@@ -124,6 +111,26 @@ impl TestServer {
                 .expect("server result");
         }
     }
+}
+
+/// Reads a response's status line and headers from `tcp` (all there is, if it closes
+/// first). Returns the head and any bytes read past it.
+pub async fn read_head(tcp: &mut TcpStream) -> (String, Vec<u8>) {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = within(tcp.read(&mut buf)).await.expect("read");
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    let end = got
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(got.len(), |p| p + 4);
+    let rest = got.split_off(end);
+    (String::from_utf8_lossy(&got).into_owned(), rest)
 }
 
 /// A refusal's body as text (empty when it had none).
